@@ -1,0 +1,89 @@
+import Foundation
+
+/// The pipelines of a set of files, checked against each other: no two may share a
+/// name or a WebSocket path.
+public struct PipelineCatalog: Sendable {
+    /// Each file's result, in the order the files were read.
+    public var files: [PipelineFileResult]
+
+    /// The valid pipelines, by name. A pipeline whose name or path clashes with an
+    /// earlier file's is left out (the earlier file keeps it).
+    public var pipelines: [PipelineDefinition] {
+        files.compactMap { $0.isValid ? $0.pipeline : nil }
+    }
+
+    public var diagnostics: [Diagnostic] {
+        files.flatMap(\.diagnostics)
+    }
+
+    public var hasErrors: Bool { diagnostics.hasErrors }
+
+    public subscript(name: String) -> PipelineDefinition? {
+        pipelines.first { $0.name == name }
+    }
+
+    /// Loads every `*.yaml` and `*.yml` file in the given files and folders (folders
+    /// are not searched recursively), in name order.
+    public static func load(paths: [String], loader: PipelineLoader) -> PipelineCatalog {
+        var results: [PipelineFileResult] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                results.append(PipelineFileResult(file: path, pipeline: nil, diagnostics: [
+                    .error(at: nil, field: nil, "\(path): no such file or folder")
+                ]))
+                continue
+            }
+            if isDirectory.boolValue {
+                let files = pipelineFiles(in: path)
+                if files.isEmpty {
+                    results.append(PipelineFileResult(file: path, pipeline: nil, diagnostics: [
+                        .warning(at: nil, field: nil, "\(path): no *.yaml or *.yml files in this folder")
+                    ]))
+                }
+                results += files.map { loader.load(file: $0) }
+            } else {
+                results.append(loader.load(file: path))
+            }
+        }
+        return PipelineCatalog(checking: results)
+    }
+
+    /// The pipeline files directly inside a folder, in name order.
+    public static func pipelineFiles(in directory: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names
+            .filter { ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) && !$0.hasPrefix(".") }
+            .sorted()
+            .map { directory.hasSuffix("/") ? directory + $0 : directory + "/" + $0 }
+    }
+
+    /// Adds the checks between files to each file's own.
+    public init(checking results: [PipelineFileResult]) {
+        var files = results
+        var nameOwners: [String: String] = [:]
+        var pathOwners: [String: String] = [:]
+        for index in files.indices {
+            guard files[index].isValid, let pipeline = files[index].pipeline else { continue }
+            var clashes: [Diagnostic] = []
+            if let owner = nameOwners[pipeline.name] {
+                clashes.append(.error(at: pipeline.nameLocation, field: "name", "a pipeline named '\(pipeline.name)' is already defined in \(owner); pipeline names must be unique"))
+            }
+            for sink in pipeline.sinks {
+                guard let path = (sink.defaultConfiguration as? any EndpointConfiguration)?.endpointPath else { continue }
+                if let owner = pathOwners[path] {
+                    let location = sink.node["path"]?.value.location ?? sink.node.location
+                    clashes.append(.error(at: location, field: "\(sink.fieldPath).path", "the path '\(path)' is already served by \(owner); give this sink another path"))
+                }
+            }
+            if clashes.isEmpty {
+                nameOwners[pipeline.name] = "'\(pipeline.name)' (\(pipeline.file))"
+                for path in pipeline.endpointPaths { pathOwners[path] = "pipeline '\(pipeline.name)' (\(pipeline.file))" }
+            } else {
+                files[index].diagnostics = (files[index].diagnostics + clashes).sortedByLocation()
+                files[index].pipeline = nil
+            }
+        }
+        self.files = files
+    }
+}

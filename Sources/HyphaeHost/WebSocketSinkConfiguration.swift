@@ -1,0 +1,48 @@
+import HyphaeCore
+
+/// What a full subscription queue does with a new frame (PROTOCOL.md, Backpressure).
+public enum BackpressurePolicy: String, Sendable, CaseIterable {
+    case dropOldest = "drop_oldest"
+    case dropNewest = "drop_newest"
+    case compress
+    case close
+    case block
+}
+
+/// The `websocket` sink: the path subscribers connect to, and each subscription's queue.
+public struct WebSocketSinkConfiguration: EndpointConfiguration, Equatable {
+    /// Paths the host serves itself, which no pipeline may take.
+    public static let reservedPaths: Set<String> = ["/ws", "/ws/heartbeat", "/health", "/ready", "/metrics", "/pipelines"]
+
+    public var path: String
+    public var backpressure: BackpressurePolicy
+    public var queueSize: Int
+
+    public var endpointPath: String { path }
+    public var requiresOwnInstance: Bool { backpressure == .block }
+
+    public init(reading config: inout ConfigReader) {
+        path = config.string("path", default: nil, summary: "the URL path subscribers connect to, e.g. /ws/my_stream")
+        backpressure = config.choice("backpressure", default: .dropOldest, summary: "what a full subscription queue does with a new frame")
+        queueSize = config.int("queue_size", default: 1000, min: 1, max: 1_000_000, summary: "frames a subscription may hold before its backpressure policy acts")
+        guard !config.isDescribing else { return }
+        if !path.hasPrefix("/") || path.contains(where: { $0 == " " || $0 == "?" || $0 == "#" }) {
+            config.problem("path", "expected a URL path starting with '/' and without spaces, '?' or '#', found '\(path)'")
+        } else if Self.reservedPaths.contains(path) || path.hasPrefix("/admin") {
+            config.problem("path", "'\(path)' is served by the host itself; choose another path, e.g. /ws/<pipeline name>")
+        }
+    }
+}
+
+/// The stage types the host provides itself.
+public enum HostStagesPlugin: StagePlugin {
+    public static func register(in registry: inout StageRegistry) {
+        registry.register(.sink(
+            type: "websocket",
+            summary: "serves the stream to WebSocket subscribers at a path, with a bounded queue and a backpressure policy per subscription",
+            configuration: WebSocketSinkConfiguration.self
+        ) { _, _ in
+            throw StageError("the websocket sink serves subscribers only inside 'hyphae serve'; use 'hyphae tap' to print a pipeline's frames")
+        })
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import HyphaeCore
+import HyphaeHost
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Writes to standard error, where diagnostics go, so that standard output stays
+/// clean for frames and summaries.
+enum StandardError {
+    static func write(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+}
+
+extension PipelineDefinition {
+    /// The one line `hyphae validate` prints for a valid pipeline.
+    var summaryLine: String {
+        let stages = ([source] + transforms).map(\.type) + sinks.map { sink in
+            (sink.defaultConfiguration as? any EndpointConfiguration).map { "\(sink.type) \($0.endpointPath)" } ?? sink.type
+        }
+        let paramNames = params.isEmpty ? "no params" : "params: " + params.map(\.name).joined(separator: ", ")
+        let mode = sharesInstances ? "shared instances" : "a run per subscriber"
+        return "\(name): \(stages.joined(separator: " -> ")) (\(paramNames); \(isFinite ? "finite" : "endless"), \(mode); version \(version))"
+    }
+}
+
+/// Loads a catalog of pipeline files with every installed stage type.
+func loadCatalog(_ paths: [String]) -> PipelineCatalog {
+    let registry = InstalledPlugins.registry()
+    return PipelineCatalog.load(paths: paths, loader: PipelineLoader(registry: registry))
+}
+
+func printDiagnostics(_ diagnostics: [Diagnostic]) {
+    for diagnostic in diagnostics { StandardError.write(diagnostic.description) }
+}

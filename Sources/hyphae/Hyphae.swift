@@ -1,0 +1,19 @@
+import ArgumentParser
+
+@main
+struct Hyphae: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hyphae",
+        abstract: "A stream host: runs the pipelines defined in YAML files and fans their frames out to WebSocket clients.",
+        discussion: """
+            Pipelines are YAML files in a folder (./pipelines by default). Each chains a source stage,
+            transform stages and sink stages; `hyphae stages` lists the stage types this build knows.
+            """,
+        version: HyphaeVersion.current,
+        subcommands: [Serve.self, Validate.self, Tap.self, Stages.self]
+    )
+}
+
+enum HyphaeVersion {
+    static let current = "0.1.0"
+}

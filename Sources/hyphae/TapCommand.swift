@@ -1,0 +1,116 @@
+import ArgumentParser
+import Foundation
+import HyphaeCore
+import Logging
+
+struct Tap: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a pipeline without a server and print its frames as JSON lines.",
+        discussion: """
+            Frames are printed as the pipeline's sinks would receive them, one JSON object per line.
+            Exits when the source finishes, or after --frames frames.
+            """
+    )
+
+    @Argument(help: "A pipeline name (from --pipelines) or the path of a pipeline file.")
+    var pipeline: String
+
+    @Option(name: .customLong("param"), help: ArgumentHelp("Set a param, as name=value (repeatable).", valueName: "name=value"))
+    var params: [String] = []
+
+    @Option(help: "Stop after this many frames.")
+    var frames: Int?
+
+    @Option(help: "The folder of pipeline files to find the pipeline in.")
+    var pipelines = "pipelines"
+
+    @Option(help: "A stream_id to write into each frame.")
+    var streamID: String?
+
+    func validate() throws {
+        if let frames, frames < 1 { throw ValidationError("--frames must be at least 1") }
+    }
+
+    func run() async throws {
+        let definition = try findPipeline()
+        var given = JSONObject()
+        for assignment in params {
+            guard let separator = assignment.firstIndex(of: "=") else {
+                throw ValidationError("--param takes name=value, found '\(assignment)'")
+            }
+            let name = String(assignment[..<separator])
+            guard let declaration = definition.param(named: name) else {
+                let names = definition.params.map(\.name)
+                throw ValidationError("'\(definition.name)' has no param '\(name)'\(Suggestions.didYouMean(name, in: names)) (allowed: \(names.joined(separator: ", ")))")
+            }
+            switch declaration.value(fromCommandLine: String(assignment[assignment.index(after: separator)...])) {
+            case .success(let value): given[name] = value
+            case .failure(let error): throw ValidationError(error.description)
+            }
+        }
+        let configuration: PipelineConfiguration
+        switch definition.resolveParams(given).flatMap({ definition.configure(with: $0) }) {
+        case .success(let configured): configuration = configured
+        case .failure(let error): throw ValidationError(error.description)
+        }
+        let context = StageContext(pipeline: definition.name, instance: "tap", logger: Logger(label: "hyphae.tap"))
+        var run = try PipelineRun(configuration: configuration, context: context, sinks: [TapSink(limit: frames, streamID: streamID)])
+        let end = await run.run()
+        if case .failed(let message) = end {
+            StandardError.write("error: the pipeline '\(definition.name)' failed: \(message)")
+            throw ExitCode(1)
+        }
+    }
+
+    private func findPipeline() throws -> PipelineDefinition {
+        let isFile = pipeline.hasSuffix(".yaml") || pipeline.hasSuffix(".yml") || pipeline.contains("/")
+        let catalog = loadCatalog([isFile ? pipeline : pipelines])
+        if isFile {
+            guard let definition = catalog.pipelines.first else {
+                printDiagnostics(catalog.diagnostics)
+                throw ExitCode(1)
+            }
+            return definition
+        }
+        if let definition = catalog[pipeline] { return definition }
+        if let failed = catalog.files.first(where: { $0.pipeline == nil && $0.file.hasSuffix("/\(pipeline).yaml") }) {
+            printDiagnostics(failed.diagnostics)
+            throw ExitCode(1)
+        }
+        let names = catalog.pipelines.map(\.name)
+        throw ValidationError("no pipeline named '\(pipeline)' in \(pipelines)\(Suggestions.didYouMean(pipeline, in: names)) (found: \(names.joined(separator: ", ")))")
+    }
+}
+
+/// Prints each frame as a JSON line and ends the run after a given number.
+private struct TapSink: SinkStage {
+    struct Configuration: StageConfiguration {
+        init(reading config: inout ConfigReader) {}
+    }
+
+    static let stageType = "tap"
+    static let summary = "prints frames for hyphae tap"
+
+    private let limit: Int?
+    private let streamID: String?
+    private var printed = 0
+    private var encoder = FrameEncoder()
+
+    init(configuration: Configuration, context: StageContext) {
+        limit = nil
+        streamID = nil
+    }
+
+    init(limit: Int?, streamID: String?) {
+        self.limit = limit
+        self.streamID = streamID
+    }
+
+    mutating func consume(_ frame: Frame) async throws {
+        var line = encoder.encode(frame, streamID: streamID)
+        line.append(UInt8(ascii: "\n"))
+        FileHandle.standardOutput.write(Data(line))
+        printed += 1
+        if let limit, printed >= limit { throw PipelineRun.StopRequested() }
+    }
+}
