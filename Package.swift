@@ -54,6 +54,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         .target(
@@ -65,13 +67,35 @@ let package = Package(
         ),
         .target(
             name: "HyphaeHost",
-            dependencies: ["HyphaeCore"] + pluginNames.map { .target(name: $0) }
+            dependencies: [
+                "HyphaeCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ] + pluginNames.map { .target(name: $0) }
+        ),
+        // A WebSocket client that speaks the protocol: used by `hyphae subscribe`, the tests and the bench.
+        .target(
+            name: "HyphaeClient",
+            dependencies: [
+                "HyphaeCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .executableTarget(
             name: "hyphae",
             dependencies: [
                 "HyphaeCore",
                 "HyphaeHost",
+                "HyphaeClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -88,7 +112,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HyphaeHostTests",
-            dependencies: ["HyphaeHost", "HyphaeCore", "HyphaeTesting"]
+            dependencies: ["HyphaeHost", "HyphaeCore", "HyphaeClient", "HyphaeTesting"]
         ),
         .testTarget(
             name: "HyphaeCLITests",

@@ -1,22 +1,120 @@
 import ArgumentParser
+import Dispatch
+import Foundation
 import HyphaeCore
+import HyphaeHost
+import Logging
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the pipelines to WebSocket clients.",
-        discussion: "Loads and validates every pipeline in the folder before serving."
+        discussion: """
+            Settings come from the host config file (--config), then the MFN_* variables
+            (MFN_ENV, MFN_API_KEY, MFN_API_KEYS, MFN_API_KEY_REQUIRED), then these flags.
+            SIGINT or SIGTERM shut down gracefully: every subscriber gets stream_end with
+            server_shutdown and its connection closes with 1001.
+            """
     )
 
-    @Option(help: "The folder of pipeline files.")
-    var pipelines = "pipelines"
+    @Option(help: "A host config file (YAML).")
+    var config: String?
+
+    @Option(help: "The address to listen on (default 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "The port to listen on (default 8080; 0 picks a free one).")
+    var port: Int?
+
+    @Option(help: "The folder of pipeline files (default ./pipelines).")
+    var pipelines: String?
+
+    @Option(help: "Seconds between heartbeats (default 30).")
+    var heartbeatInterval: Double?
+
+    @Option(help: "Seconds without a sign of life before closing with 4000 (default 60).")
+    var heartbeatTimeout: Double?
+
+    @Option(help: "Seconds a connection has to authenticate, where auth is required (default 10).")
+    var authDeadline: Double?
+
+    @Option(help: "json (default) or text.")
+    var logFormat: HostConfiguration.LogFormat?
+
+    @Option(help: "The lowest log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String?
+
+    @Option(help: "The admin API key (also HYPHAE_ADMIN_KEY).")
+    var adminKey: String?
 
     func run() async throws {
-        let catalog = loadCatalog([pipelines])
-        printDiagnostics(catalog.diagnostics)
-        guard !catalog.hasErrors else { throw ExitCode(1) }
-        for pipeline in catalog.pipelines {
-            print("loaded \(pipeline.summaryLine)")
+        let settings = try resolveConfiguration()
+        bootstrapLogging(settings)
+        let logger = Logger(label: "hyphae")
+        let registry = InstalledPlugins.registry()
+        guard registry.conflicts.isEmpty else {
+            throw ValidationError("two stage modules register the same stage type: \(registry.conflicts.joined(separator: ", "))")
         }
-        StandardError.write("hyphae serve: pipelines are valid; this build does not include the WebSocket host yet")
+        let catalog = PipelineCatalog.load(paths: [settings.pipelinesDirectory], loader: PipelineLoader(registry: registry))
+        for diagnostic in catalog.diagnostics {
+            logger.log(level: diagnostic.isError ? .error : .warning, "\(diagnostic.description)", metadata: ["event": "pipeline_invalid"])
+        }
+        if catalog.pipelines.isEmpty {
+            logger.warning("no valid pipelines in \(settings.pipelinesDirectory); only /ws/heartbeat will be useful", metadata: ["event": "no_pipelines"])
+        }
+        let server = HyphaeServer(host: HostContext(configuration: settings, catalog: catalog, registry: registry, logger: logger))
+        let port = try await server.start()
+        StandardError.write("hyphae \(HyphaeServer.version) serving \(catalog.pipelines.count) pipeline\(catalog.pipelines.count == 1 ? "" : "s") on ws://\(settings.host):\(port)")
+        await waitForShutdownSignal()
+        await server.shutdown()
     }
+
+    private func resolveConfiguration() throws -> HostConfiguration {
+        var settings = HostConfiguration()
+        do {
+            if let config { settings = try HostConfiguration.load(file: config) }
+            try settings.applyEnvironment(ProcessInfo.processInfo.environment)
+        } catch let error as HostConfigurationError {
+            throw ValidationError(error.description)
+        }
+        if let host { settings.host = host }
+        if let port { settings.port = port }
+        if let pipelines { settings.pipelinesDirectory = pipelines }
+        if let heartbeatInterval { settings.heartbeatInterval = heartbeatInterval }
+        if let heartbeatTimeout { settings.heartbeatTimeout = heartbeatTimeout }
+        if let authDeadline { settings.authDeadline = authDeadline }
+        if let logFormat { settings.logFormat = logFormat }
+        if let logLevel { settings.logLevel = logLevel }
+        if let adminKey { settings.adminKey = adminKey }
+        let problems = settings.startupProblems()
+        guard problems.isEmpty else { throw ValidationError(problems.joined(separator: "\n")) }
+        return settings
+    }
+
+    private func bootstrapLogging(_ settings: HostConfiguration) {
+        let level = Logger.Level(rawValue: settings.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = settings.logFormat == .json
+                ? JSONLogHandler(label: label)
+                : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+extension HostConfiguration.LogFormat: ExpressibleByArgument {}
+
+/// Returns when the process receives SIGINT or SIGTERM.
+func waitForShutdownSignal() async {
+    let (signals, continuation) = AsyncStream<Int32>.makeStream()
+    let queue = DispatchQueue(label: "hyphae.signals")
+    let sources = [SIGINT, SIGTERM].map { signalNumber in
+        signal(signalNumber, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
+        source.setEventHandler { continuation.yield(signalNumber) }
+        source.resume()
+        return source
+    }
+    for await _ in signals { break }
+    withExtendedLifetime(sources) {}
 }

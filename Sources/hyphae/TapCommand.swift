@@ -83,23 +83,11 @@ struct Tap: AsyncParsableCommand {
 }
 
 /// Prints each frame as a JSON line and ends the run after a given number.
-private struct TapSink: SinkStage {
-    struct Configuration: StageConfiguration {
-        init(reading config: inout ConfigReader) {}
-    }
-
-    static let stageType = "tap"
-    static let summary = "prints frames for hyphae tap"
-
+private struct TapSink: FrameSink {
     private let limit: Int?
     private let streamID: String?
     private var printed = 0
     private var encoder = FrameEncoder()
-
-    init(configuration: Configuration, context: StageContext) {
-        limit = nil
-        streamID = nil
-    }
 
     init(limit: Int?, streamID: String?) {
         self.limit = limit

@@ -29,6 +29,8 @@ public struct ConfigReader {
     private let values: ReferenceValues
     private let fieldPrefix: String
     private let stageType: String
+    /// What the mapping is, for "unknown field ... in <subject>".
+    private let subject: String
     private var readKeys: Set<String> = ["type"]
 
     public private(set) var diagnostics: [Diagnostic] = []
@@ -37,11 +39,12 @@ public struct ConfigReader {
     public private(set) var usedParams: Set<String> = []
 
     /// A reader over a stage's mapping; `fieldPrefix` is its path in the file, e.g. `transforms[0]`.
-    public init(node: ConfigNode, stageType: String, fieldPrefix: String, values: ReferenceValues) {
+    public init(node: ConfigNode, stageType: String, fieldPrefix: String, values: ReferenceValues, subject: String? = nil) {
         self.node = node
         self.values = values
         self.fieldPrefix = fieldPrefix
         self.stageType = stageType
+        self.subject = subject ?? "stage '\(stageType)'"
     }
 
     /// A reader that only records the fields asked for and hands back their defaults.
@@ -50,6 +53,7 @@ public struct ConfigReader {
         values = ReferenceValues(params: [:], environment: [:])
         fieldPrefix = ""
         self.stageType = stageType
+        subject = "stage '\(stageType)'"
     }
 
     public var isDescribing: Bool { node == nil }
@@ -217,6 +221,20 @@ public struct ConfigReader {
         return items.map(\.0)
     }
 
+    /// The field's node as written, for settings with a shape of their own
+    /// (a list of mappings); the caller reads and checks it.
+    public mutating func node(_ key: String, type: String, summary: String) -> ConfigNode? {
+        record(key, type: type, default: nil, constraint: nil, summary: summary, required: false)
+        guard let field = entry(for: key), !field.value.isNull else { return nil }
+        return field.value
+    }
+
+    /// Records a problem at a node of the caller's, with the field path it belongs to.
+    public mutating func problem(at node: ConfigNode, field: String, _ message: String) {
+        guard !isDescribing else { return }
+        diagnostics.append(.error(at: node.location, field: path(field), message))
+    }
+
     /// Records a problem that involves a field's value as a whole, such as two
     /// fields that exclude each other. Nothing is recorded while describing.
     public mutating func problem(_ key: String?, _ message: String) {
@@ -238,7 +256,7 @@ public struct ConfigReader {
         for entry in entries where !readKeys.contains(entry.key) {
             let hint = Suggestions.didYouMean(entry.key, in: known)
             let knownList = known.isEmpty ? "it takes no fields" : "known fields: \(known.joined(separator: ", "))"
-            let message = "unknown field '\(entry.key)' for stage '\(stageType)'" + (hint.isEmpty ? " (\(knownList))" : hint)
+            let message = "unknown field '\(entry.key)' in \(subject)" + (hint.isEmpty ? " (\(knownList))" : hint)
             diagnostics.append(.error(at: entry.keyLocation, field: path(entry.key), message))
         }
     }

@@ -9,6 +9,8 @@ public struct EncodedFrame: Sendable {
     public let headEnd: Int
     public let middleEnd: Int
     public let sequence: Int
+    /// When the frame was produced, in Unix milliseconds.
+    public let timestamp: Double
     public let delivery: Frame.Delivery
 
     public var head: ArraySlice<UInt8> { bytes[..<headEnd] }
@@ -58,6 +60,7 @@ public struct FrameEncoder: Sendable {
             headEnd: headEnd,
             middleEnd: middleEnd,
             sequence: frame.sequence,
+            timestamp: frame.timestamp,
             delivery: frame.delivery
         )
     }

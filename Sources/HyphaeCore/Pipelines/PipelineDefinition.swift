@@ -128,6 +128,18 @@ public struct PipelineDefinition: Sendable {
 public struct ConfiguredStage: Sendable {
     public var descriptor: StageDescriptor
     public var configuration: any StageConfiguration
+
+    public func makeSource(context: StageContext) throws -> any SourceStage {
+        try descriptor.makeSource(configuration, context: context)
+    }
+
+    public func makeTransform(context: StageContext) throws -> any TransformStage {
+        try descriptor.makeTransform(configuration, context: context)
+    }
+
+    public func makeSink(context: StageContext) throws -> any FrameSink {
+        try descriptor.makeSink(configuration, context: context)
+    }
 }
 
 /// A pipeline with every stage configured for one set of params: what an instance runs.

@@ -10,16 +10,16 @@ public struct PipelineRun {
 
     private var source: any SourceStage
     private var transforms: [any TransformStage]
-    private var sinks: [any SinkStage]
+    private var sinks: [any FrameSink]
     private var nextSequence = 0
     /// One reusable output buffer per transform, so passing a frame through allocates nothing.
     private var outputs: [[Frame]]
 
     /// Makes every stage; sinks can be replaced (tap prints instead of serving).
-    public init(configuration: PipelineConfiguration, context: StageContext, sinks replacement: [any SinkStage]? = nil) throws {
-        source = try configuration.source.descriptor.makeSource(configuration.source.configuration, context: context)
-        transforms = try configuration.transforms.map { try $0.descriptor.makeTransform($0.configuration, context: context) }
-        sinks = try replacement ?? configuration.sinks.map { try $0.descriptor.makeSink($0.configuration, context: context) }
+    public init(configuration: PipelineConfiguration, context: StageContext, sinks replacement: [any FrameSink]? = nil) throws {
+        source = try configuration.source.makeSource(context: context)
+        transforms = try configuration.transforms.map { try $0.makeTransform(context: context) }
+        sinks = try replacement ?? configuration.sinks.map { try $0.makeSink(context: context) }
         outputs = Array(repeating: [], count: transforms.count)
         for index in outputs.indices { outputs[index].reserveCapacity(4) }
     }

@@ -74,22 +74,25 @@ public enum StreamEnd: Sendable, Equatable {
     case cancelled
 }
 
-/// Consumes a pipeline's frames.
-public protocol SinkStage: SendableMetatype {
-    associatedtype Configuration: StageConfiguration
-    static var stageType: String { get }
-    static var summary: String { get }
-
-    init(configuration: Configuration, context: StageContext) throws
-
+/// Consumes a pipeline's frames: what a run hands its numbered frames to.
+public protocol FrameSink {
     /// Takes one frame. Awaiting here holds the source back; only a sink whose
     /// policy says so (`block`) should.
     mutating func consume(_ frame: Frame) async throws
     mutating func finish(_ end: StreamEnd) async
 }
 
-extension SinkStage {
+extension FrameSink {
     public mutating func finish(_ end: StreamEnd) async {}
+}
+
+/// A sink stage type that pipeline files name, made from its configuration.
+public protocol SinkStage: FrameSink, SendableMetatype {
+    associatedtype Configuration: StageConfiguration
+    static var stageType: String { get }
+    static var summary: String { get }
+
+    init(configuration: Configuration, context: StageContext) throws
 }
 
 /// A sink configuration that serves subscribers at a URL path; no two pipelines may share one.

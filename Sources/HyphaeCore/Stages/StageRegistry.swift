@@ -12,7 +12,7 @@ public struct StageDescriptor: Sendable {
             isFinite: @Sendable (any StageConfiguration) -> Bool
         )
         case transform(make: @Sendable (any StageConfiguration, StageContext) throws -> any TransformStage)
-        case sink(make: @Sendable (any StageConfiguration, StageContext) throws -> any SinkStage)
+        case sink(make: @Sendable (any StageConfiguration, StageContext) throws -> any FrameSink)
     }
 
     public let type: String
@@ -72,7 +72,7 @@ extension StageDescriptor {
         type: String,
         summary: String,
         configuration: Configuration.Type,
-        make: @escaping @Sendable (Configuration, StageContext) throws -> any SinkStage
+        make: @escaping @Sendable (Configuration, StageContext) throws -> any FrameSink
     ) -> StageDescriptor {
         StageDescriptor(
             type: type,
@@ -108,7 +108,7 @@ extension StageDescriptor {
         return try make(configuration, context)
     }
 
-    func makeSink(_ configuration: any StageConfiguration, context: StageContext) throws -> any SinkStage {
+    func makeSink(_ configuration: any StageConfiguration, context: StageContext) throws -> any FrameSink {
         guard case .sink(let make) = factory else { throw StageError("'\(type)' is a \(kind.rawValue), not a sink") }
         return try make(configuration, context)
     }

@@ -1,0 +1,224 @@
+import Foundation
+import HyphaeCore
+import NIOCore
+
+/// A client API key: the secret, an id to show instead of it, and the pipelines it may read.
+public struct APIKey: Sendable, Equatable {
+    public var secret: String
+    public var id: String?
+    /// Nil lets the key read every pipeline.
+    public var pipelines: Set<String>?
+
+    public init(secret: String, id: String? = nil, pipelines: Set<String>? = nil) {
+        self.secret = secret
+        self.id = id
+        self.pipelines = pipelines
+    }
+
+    /// What logs and `auth_success` show: the configured id, or the first 4 characters.
+    public var displayID: String {
+        id ?? (String(secret.prefix(4)) + "…")
+    }
+}
+
+/// Everything `hyphae serve` is configured with. Values come from, in rising
+/// precedence: the defaults here, the host config file, the environment, the flags.
+public struct HostConfiguration: Sendable, Equatable {
+    public enum DeploymentEnvironment: String, Sendable, CaseIterable {
+        case dev
+        case staging
+        case prod
+    }
+
+    public enum LogFormat: String, Sendable, CaseIterable {
+        case json
+        case text
+    }
+
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var pipelinesDirectory = "pipelines"
+    /// Seconds between server heartbeats.
+    public var heartbeatInterval = 30.0
+    /// Seconds without a sign of life before a connection is closed with 4000.
+    public var heartbeatTimeout = 60.0
+    /// Seconds a connection has to authenticate where auth is required.
+    public var authDeadline = 10.0
+    /// How far, in seconds, an auth timestamp may be from the server's clock.
+    public var timestampWindow = 300.0
+    public var maxFrameSize = 65_536
+    public var maxAuthAttempts = 3
+    public var maxInvalidMessages = 10
+    public var maxSubscriptionsPerConnection = 16
+    /// Seconds that a graceful shutdown waits for connections to close.
+    public var shutdownDeadline = 10.0
+    public var logFormat = LogFormat.json
+    public var logLevel = "info"
+    public var environment = DeploymentEnvironment.dev
+    /// Nil takes the environment's default: required in staging and prod, and in dev when keys are set.
+    public var apiKeyRequired: Bool?
+    public var signatureRequired = false
+    public var apiKeys: [APIKey] = []
+    public var eventLoopThreads = System.coreCount
+    public var adminKey: String?
+
+    public init() {}
+
+    public var requiresAuthentication: Bool {
+        apiKeyRequired ?? (environment != .dev || !apiKeys.isEmpty)
+    }
+
+    /// Problems that keep the host from starting, each saying how to fix it.
+    public func startupProblems() -> [String] {
+        var problems: [String] = []
+        if environment == .prod, requiresAuthentication, apiKeys.isEmpty {
+            problems.append("MFN_ENV is prod and API keys are required, but none is configured: set MFN_API_KEY=<key> (or MFN_API_KEYS=<key1>,<key2>), or list them under 'api_keys' in the host config file")
+        }
+        if heartbeatTimeout <= 0 || heartbeatInterval <= 0 || authDeadline <= 0 {
+            problems.append("heartbeat interval, heartbeat timeout and auth deadline must be positive numbers of seconds")
+        }
+        if !(1...65_535).contains(port) && port != 0 {
+            problems.append("port \(port) is out of range; use 1 to 65535 (or 0 for any free port)")
+        }
+        return problems
+    }
+}
+
+/// A configuration that cannot be used, with what to change.
+public struct HostConfigurationError: Error, Sendable, CustomStringConvertible {
+    public var problems: [String]
+
+    public init(_ problems: [String]) {
+        self.problems = problems
+    }
+
+    public var description: String {
+        problems.joined(separator: "\n")
+    }
+}
+
+extension HostConfiguration {
+    /// Reads a host config file (YAML). Every problem is reported, with its position.
+    public static func load(file path: String, base: HostConfiguration = HostConfiguration()) throws -> HostConfiguration {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw HostConfigurationError(["\(path): cannot read the host config file; check the path given to --config"])
+        }
+        let root: ConfigNode
+        switch YAMLDocument.parse(text, file: path) {
+        case .success(let node): root = node
+        case .failure(let diagnostic): throw HostConfigurationError([diagnostic.description])
+        }
+        guard root.entries != nil else {
+            throw HostConfigurationError(["\(root.location): error: expected a mapping of settings, found \(root.kindDescription)"])
+        }
+        var reader = ConfigReader(
+            node: root, stageType: "host", fieldPrefix: "",
+            values: ReferenceValues(params: [:], environment: ProcessInfo.processInfo.environment),
+            subject: "the host config"
+        )
+        var configuration = base
+        configuration.read(from: &reader)
+        reader.finish()
+        let errors = reader.diagnostics.filter(\.isError)
+        guard errors.isEmpty else { throw HostConfigurationError(errors.map(\.description)) }
+        return configuration
+    }
+
+    /// The fields of the host config file, read over this configuration's values.
+    mutating func read(from config: inout ConfigReader) {
+        host = config.string("host", default: host, summary: "the address to listen on")
+        port = config.int("port", default: port, min: 0, max: 65_535, summary: "the TCP port (0: any free port)")
+        pipelinesDirectory = config.string("pipelines", default: pipelinesDirectory, summary: "the folder of pipeline files")
+        heartbeatInterval = config.double("heartbeat_interval", default: heartbeatInterval, min: 0.01, summary: "seconds between heartbeats")
+        heartbeatTimeout = config.double("heartbeat_timeout", default: heartbeatTimeout, min: 0.01, summary: "seconds without a sign of life before closing with 4000")
+        authDeadline = config.double("auth_deadline", default: authDeadline, min: 0.01, summary: "seconds to authenticate where auth is required")
+        timestampWindow = config.double("timestamp_window", default: timestampWindow, min: 1, summary: "how far an auth timestamp may be from the server's clock, in seconds")
+        maxFrameSize = config.int("max_frame_size", default: maxFrameSize, min: 1024, max: 16_777_216, summary: "the largest client frame, in bytes; larger ones close with 1009")
+        maxAuthAttempts = config.int("max_auth_attempts", default: maxAuthAttempts, min: 1, max: 100, summary: "failed auth attempts before closing with 1008")
+        maxInvalidMessages = config.int("max_invalid_messages", default: maxInvalidMessages, min: 1, max: 1000, summary: "invalid messages in a row before closing with 1008")
+        maxSubscriptionsPerConnection = config.int("max_subscriptions", default: maxSubscriptionsPerConnection, min: 1, max: 10_000, summary: "subscriptions one connection may hold")
+        shutdownDeadline = config.double("shutdown_deadline", default: shutdownDeadline, min: 0, summary: "seconds a graceful shutdown waits for connections to close")
+        logFormat = config.choice("log_format", default: logFormat, summary: "json for machines, text for people")
+        logLevel = config.string("log_level", default: logLevel, allowed: ["trace", "debug", "info", "notice", "warning", "error", "critical"], summary: "the lowest level logged")
+        environment = config.choice("environment", default: environment, summary: "dev, staging or prod (as MFN_ENV)")
+        let keysRequired = config.bool("api_key_required", default: apiKeyRequired ?? false, summary: "whether clients must authenticate (default: in staging and prod, and in dev when keys are set)")
+        if config.contains("api_key_required") { apiKeyRequired = keysRequired }
+        signatureRequired = config.bool("signature_required", default: signatureRequired, summary: "whether auth must carry an HMAC signature")
+        eventLoopThreads = config.int("threads", default: eventLoopThreads, min: 1, max: 256, summary: "event loop threads (default: the number of cores)")
+        adminKey = config.optionalString("admin_key", summary: "the key of the admin API") ?? adminKey
+        if let keys = config.node("api_keys", type: "list of {key, id, pipelines}", summary: "client API keys") {
+            apiKeys += Self.readKeys(keys, config: &config)
+        }
+    }
+
+    private static func readKeys(_ node: ConfigNode, config: inout ConfigReader) -> [APIKey] {
+        guard let elements = node.elements else {
+            config.problem(at: node, field: "api_keys", "expected a list of keys, each '- key: <secret>' with an optional 'id' and 'pipelines', found \(node.kindDescription)")
+            return []
+        }
+        var keys: [APIKey] = []
+        for (index, element) in elements.enumerated() {
+            let field = "api_keys[\(index)]"
+            if let secret = element.scalarText, !element.isNull {
+                keys.append(APIKey(secret: secret))
+                continue
+            }
+            guard let entries = element.entries else {
+                config.problem(at: element, field: field, "expected a key or a mapping with 'key', found \(element.kindDescription)")
+                continue
+            }
+            for entry in entries where !["key", "id", "pipelines"].contains(entry.key) {
+                config.problem(at: entry.value, field: "\(field).\(entry.key)", "unknown field '\(entry.key)' in an API key\(Suggestions.didYouMean(entry.key, in: ["key", "id", "pipelines"]))")
+            }
+            guard let secret = element["key"]?.value.scalarText, !secret.isEmpty else {
+                config.problem(at: element, field: "\(field).key", "missing required field 'key' (the secret clients send as api_key)")
+                continue
+            }
+            var pipelines: Set<String>?
+            if let list = element["pipelines"]?.value {
+                if let names = list.elements?.compactMap(\.scalarText) {
+                    pipelines = Set(names)
+                } else {
+                    config.problem(at: list, field: "\(field).pipelines", "expected a list of pipeline names")
+                }
+            }
+            keys.append(APIKey(secret: secret, id: element["id"]?.value.scalarText, pipelines: pipelines))
+        }
+        return keys
+    }
+
+    /// Applies the `MFN_*` variables of the protocol (PROTOCOL.md, Configuration).
+    public mutating func applyEnvironment(_ variables: [String: String]) throws {
+        var problems: [String] = []
+        if let value = variables["MFN_ENV"], !value.isEmpty {
+            switch value.lowercased() {
+            case "dev", "development": environment = .dev
+            case "staging": environment = .staging
+            case "prod", "production": environment = .prod
+            default: problems.append("MFN_ENV is '\(value)'; use dev, staging or prod")
+            }
+        }
+        if let value = variables["MFN_API_KEY_REQUIRED"], !value.isEmpty {
+            switch value.lowercased() {
+            case "true", "1", "yes": apiKeyRequired = true
+            case "false", "0", "no": apiKeyRequired = false
+            default: problems.append("MFN_API_KEY_REQUIRED is '\(value)'; use true/1/yes or false/0/no")
+            }
+        }
+        if let value = variables["MFN_SIGNATURE_REQUIRED"], !value.isEmpty {
+            signatureRequired = ["true", "1", "yes"].contains(value.lowercased())
+        }
+        if let key = variables["MFN_API_KEY"], !key.isEmpty {
+            apiKeys.append(APIKey(secret: key))
+        }
+        if let keys = variables["MFN_API_KEYS"] {
+            for key in keys.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !key.isEmpty {
+                apiKeys.append(APIKey(secret: key))
+            }
+        }
+        if let key = variables["HYPHAE_ADMIN_KEY"], !key.isEmpty {
+            adminKey = key
+        }
+        if !problems.isEmpty { throw HostConfigurationError(problems) }
+    }
+}

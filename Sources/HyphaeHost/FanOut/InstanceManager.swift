@@ -1,0 +1,126 @@
+import HyphaeCore
+import Logging
+import Synchronization
+
+/// Finds or starts the instance a subscription reads, and stops instances when
+/// their last subscriber leaves.
+///
+/// Subscribers of a shared pipeline with equal params share one instance; a
+/// pipeline that runs per subscriber gets a new one each time.
+final class InstanceManager: Sendable {
+    struct Key: Hashable, Sendable {
+        var pipeline: String
+        var version: String
+        var params: JSONObject
+        /// Set for a run of its own, so that no two subscribers share it.
+        var exclusiveID: Int?
+    }
+
+    /// A running instance, for `/pipelines` and the admin API.
+    struct InstanceSummary: Sendable {
+        var id: String
+        var pipeline: String
+        var version: String
+        var params: JSONObject
+        var subscribers: Int
+    }
+
+    private struct Entry {
+        var instance: PipelineInstance
+        var key: Key
+        var subscribers: Int
+        var isRunning: Bool
+    }
+
+    private struct State {
+        var entries: [ObjectIdentifier: Entry] = [:]
+        var shared: [Key: ObjectIdentifier] = [:]
+        var nextID = 1
+    }
+
+    private let state = Mutex(State())
+    private let metrics: HostMetrics
+    private let logger: Logger
+
+    init(metrics: HostMetrics, logger: Logger) {
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// The instance for a new subscriber, counted as one of its subscribers; nil when
+    /// the pipeline is at its limit of running instances.
+    func acquire(_ definition: PipelineDefinition, configuration: PipelineConfiguration) -> PipelineInstance? {
+        let shares = definition.sharesInstances
+        return state.withLock { state -> PipelineInstance? in
+            var key = Key(pipeline: definition.name, version: definition.version, params: configuration.params.values)
+            if shares, let existing = state.shared[key], var entry = state.entries[existing], entry.isRunning {
+                entry.subscribers += 1
+                state.entries[existing] = entry
+                return entry.instance
+            }
+            let running = state.entries.values.filter { $0.key.pipeline == definition.name && $0.isRunning }.count
+            if let limit = definition.maxInstances, running >= limit { return nil }
+            let number = state.nextID
+            state.nextID += 1
+            if !shares { key.exclusiveID = number }
+            let instance = PipelineInstance(
+                id: "\(definition.name)#\(number)", configuration: configuration,
+                metrics: metrics.pipeline(definition.name), logger: logger
+            ) { [weak self] instance, _ in
+                self?.ended(instance)
+            }
+            let identifier = ObjectIdentifier(instance)
+            state.entries[identifier] = Entry(instance: instance, key: key, subscribers: 1, isRunning: true)
+            if shares { state.shared[key] = identifier }
+            return instance
+        }
+    }
+
+    /// One subscriber left; the last one stops the instance.
+    func release(_ instance: PipelineInstance) {
+        let stop = state.withLock { state -> Bool in
+            let identifier = ObjectIdentifier(instance)
+            guard var entry = state.entries[identifier] else { return false }
+            entry.subscribers -= 1
+            guard entry.subscribers <= 0 else {
+                state.entries[identifier] = entry
+                return false
+            }
+            state.entries[identifier] = nil
+            if state.shared[entry.key] == identifier { state.shared[entry.key] = nil }
+            return true
+        }
+        if stop { instance.stop() }
+    }
+
+    /// The run ended by itself: no new subscriber may join it. Its subscribers are
+    /// told, and release it as their streams end.
+    private func ended(_ instance: PipelineInstance) {
+        state.withLock { state in
+            let identifier = ObjectIdentifier(instance)
+            guard var entry = state.entries[identifier] else { return }
+            entry.isRunning = false
+            state.entries[identifier] = entry
+            if state.shared[entry.key] == identifier { state.shared[entry.key] = nil }
+        }
+    }
+
+    func stopAll() {
+        let instances = state.withLock { state -> [PipelineInstance] in
+            defer {
+                state.entries = [:]
+                state.shared = [:]
+            }
+            return state.entries.values.map(\.instance)
+        }
+        for instance in instances { instance.stop() }
+    }
+
+    func summaries() -> [InstanceSummary] {
+        state.withLock { state in
+            state.entries.values.filter(\.isRunning).map {
+                InstanceSummary(id: $0.instance.id, pipeline: $0.key.pipeline, version: $0.key.version, params: $0.key.params, subscribers: $0.subscribers)
+            }.sorted { $0.id < $1.id }
+        }
+    }
+}

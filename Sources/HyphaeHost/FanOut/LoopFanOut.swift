@@ -1,0 +1,135 @@
+import HyphaeCore
+import NIOCore
+
+/// One pipeline instance's subscribers on one event loop. The producer hands it each
+/// frame once; it builds the message once per stream id, offers it to every
+/// subscriber under that id, and flushes each touched socket once.
+///
+/// Confined to its loop: only the loop's own jobs touch it.
+final class LoopFanOut {
+    private struct StreamGroup {
+        var escapedStreamID: [UInt8]
+        var members: [Subscription]
+    }
+
+    let eventLoop: EventLoop
+    private let metrics: PipelineMetrics
+    private var groups: [StreamGroup] = []
+    private var groupIndex: [String: Int] = [:]
+    private var pendingFlush: [ConnectionOutput] = []
+    /// The queue depth this loop last reported to the pipeline's gauge.
+    private var reportedQueueDepth = 0
+
+    init(eventLoop: EventLoop, metrics: PipelineMetrics) {
+        self.eventLoop = eventLoop
+        self.metrics = metrics
+    }
+
+    var isEmpty: Bool { groups.isEmpty }
+
+    var subscriptions: [Subscription] { groups.flatMap(\.members) }
+
+    func add(_ subscription: Subscription) {
+        if let index = groupIndex[subscription.streamID] {
+            groups[index].members.append(subscription)
+        } else {
+            groupIndex[subscription.streamID] = groups.count
+            groups.append(StreamGroup(escapedStreamID: subscription.escapedStreamID, members: [subscription]))
+        }
+    }
+
+    func remove(_ subscription: Subscription) {
+        guard let index = groupIndex[subscription.streamID] else { return }
+        groups[index].members.removeAll { $0 === subscription }
+        guard groups[index].members.isEmpty else { return }
+        groups.remove(at: index)
+        groupIndex = Dictionary(uniqueKeysWithValues: groups.enumerated().map { ($0.element.members[0].streamID, $0.offset) })
+    }
+
+    /// Delivers one frame to every subscriber on this loop.
+    func deliver(_ frame: EncodedFrame) {
+        let allocator = ByteBufferAllocator()
+        var sent = 0
+        var drops = DropTally()
+        var queueDepth = 0
+        let isEssential = frame.delivery == .essential
+        for group in groups {
+            let message = OutboundFrames.data(frame, escapedStreamID: group.escapedStreamID, allocator: allocator)
+            for subscription in group.members {
+                let before = subscription.packetsSent
+                drops.add(subscription.offer(message, isEssential: isEssential), policy: subscription.policy)
+                sent += subscription.packetsSent - before
+                queueDepth += subscription.queuedCount
+                let output = subscription.output
+                if !output.needsFlush {
+                    output.needsFlush = true
+                    pendingFlush.append(output)
+                }
+            }
+        }
+        flushPending()
+        if sent > 0 { metrics.framesSent.add(sent) }
+        drops.report(to: metrics)
+        if queueDepth != reportedQueueDepth {
+            metrics.queuedFrames.add(queueDepth - reportedQueueDepth)
+            reportedQueueDepth = queueDepth
+        }
+        metrics.sendLatency.observe(seconds: (WallClock.nowMilliseconds() - frame.timestamp) / 1000)
+    }
+
+    /// Ends every subscription on this loop with a final message (`stream_end`,
+    /// preceded by an `error` for a failed stream), queued behind its frames.
+    func end(with messages: (Subscription) -> [ByteBuffer]) {
+        for subscription in subscriptions {
+            let finals = messages(subscription)
+            for (index, message) in finals.enumerated() {
+                if index == finals.count - 1 {
+                    subscription.end(with: message)
+                } else {
+                    _ = subscription.offer(message, isEssential: true)
+                }
+            }
+            let output = subscription.output
+            if !output.needsFlush {
+                output.needsFlush = true
+                pendingFlush.append(output)
+            }
+        }
+        flushPending()
+    }
+
+    /// Withdraws this loop's share of the queue-depth gauge once its instance is gone.
+    func retire() {
+        metrics.queuedFrames.subtract(reportedQueueDepth)
+        reportedQueueDepth = 0
+    }
+
+    private func flushPending() {
+        for output in pendingFlush { output.flush() }
+        pendingFlush.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Frames dropped while delivering one frame, by policy, counted without allocating.
+private struct DropTally {
+    private var counts: (Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0)
+
+    mutating func add(_ count: Int, policy: BackpressurePolicy) {
+        guard count > 0 else { return }
+        switch policy {
+        case .dropOldest: counts.0 += count
+        case .dropNewest: counts.1 += count
+        case .compress: counts.2 += count
+        case .close: counts.3 += count
+        case .block: counts.4 += count
+        }
+    }
+
+    func report(to metrics: PipelineMetrics) {
+        if counts.0 > 0 { metrics.dropped(counts.0, policy: .dropOldest) }
+        if counts.1 > 0 { metrics.dropped(counts.1, policy: .dropNewest) }
+        if counts.2 > 0 { metrics.dropped(counts.2, policy: .compress) }
+        if counts.3 > 0 { metrics.dropped(counts.3, policy: .close) }
+        if counts.4 > 0 { metrics.dropped(counts.4, policy: .block) }
+    }
+}

@@ -1,0 +1,183 @@
+import HyphaeCore
+import Logging
+import NIOCore
+import Synchronization
+
+/// One running copy of a pipeline: its run's task, and its subscribers spread over
+/// the event loops. The run's WebSocket sink hands each frame to every loop that
+/// has subscribers, once.
+final class PipelineInstance: Sendable {
+    struct FanOutHandle: Sendable {
+        let eventLoop: EventLoop
+        let fanOut: NIOLoopBound<LoopFanOut>
+    }
+
+    let id: String
+    let pipeline: String
+    let configuration: PipelineConfiguration
+    let gate: ProducerGate
+    let metrics: PipelineMetrics
+    private let fanOuts = Mutex<[FanOutHandle]>([])
+    private let task = Mutex<Task<Void, Never>?>(nil)
+    private let logger: Logger
+    private let onEnd: @Sendable (PipelineInstance, StreamEnd) -> Void
+
+    init(
+        id: String, configuration: PipelineConfiguration, metrics: PipelineMetrics, logger: Logger,
+        onEnd: @escaping @Sendable (PipelineInstance, StreamEnd) -> Void
+    ) {
+        self.id = id
+        pipeline = configuration.pipeline
+        self.configuration = configuration
+        self.metrics = metrics
+        self.logger = logger
+        self.onEnd = onEnd
+        // A few frames per loop in flight keep the loops busy without letting the producer run ahead.
+        gate = ProducerGate(limit: 16)
+    }
+
+    var version: String { configuration.version }
+
+    /// This instance's subscribers on `eventLoop`; call on that loop.
+    func fanOut(on eventLoop: EventLoop) -> LoopFanOut {
+        let handle = fanOuts.withLock { handles -> FanOutHandle in
+            if let existing = handles.first(where: { $0.eventLoop === eventLoop }) { return existing }
+            let created = FanOutHandle(
+                eventLoop: eventLoop,
+                fanOut: NIOLoopBound(LoopFanOut(eventLoop: eventLoop, metrics: metrics), eventLoop: eventLoop)
+            )
+            handles.append(created)
+            return created
+        }
+        return handle.fanOut.value
+    }
+
+    /// Starts the run unless it is running; the first subscriber is attached by then,
+    /// so a finite run's first frame reaches it.
+    func startIfNeeded() {
+        task.withLock { task in
+            guard task == nil else { return }
+            metrics.instances.add(1)
+            let context = StageContext(pipeline: pipeline, instance: id, logger: logger)
+            task = Task { [self] in
+                let end: StreamEnd
+                do {
+                    var run = try PipelineRun(configuration: configuration, context: context, sinks: try makeSinks(context: context))
+                    end = await run.run()
+                } catch {
+                    end = .failed("the pipeline could not start: \(error)")
+                    publishEnd(end)
+                }
+                metrics.instances.subtract(1)
+                logger.info("instance ended", metadata: ["event": "instance_ended", "instance": "\(id)", "end": "\(end)"])
+                onEnd(self, end)
+            }
+            logger.info("instance started", metadata: ["event": "instance_started", "pipeline": "\(pipeline)", "instance": "\(id)"])
+        }
+    }
+
+    /// Cancels the run; its subscribers have left, or are told by whoever stops it.
+    func stop() {
+        gate.close()
+        task.withLock { $0?.cancel() }
+    }
+
+    private func makeSinks(context: StageContext) throws -> [any FrameSink] {
+        var sinks: [any FrameSink] = []
+        var servesWebSocket = false
+        for sink in configuration.sinks {
+            if sink.configuration is WebSocketSinkConfiguration {
+                // One fan-out serves every WebSocket path of the pipeline.
+                if !servesWebSocket { sinks.append(FanOutSink(instance: self)) }
+                servesWebSocket = true
+            } else {
+                sinks.append(try sink.makeSink(context: context))
+            }
+        }
+        return sinks
+    }
+
+    /// Hands a frame to every loop with subscribers.
+    func publish(_ frame: EncodedFrame) {
+        metrics.framesEmitted.add(1)
+        let handles = fanOuts.withLock { $0 }
+        gate.dispatched(handles.count)
+        for handle in handles {
+            handle.eventLoop.execute { [gate] in
+                handle.fanOut.value.deliver(frame)
+                gate.completed()
+            }
+        }
+    }
+
+    /// Tells every subscriber the stream is over: `stream_end` after its queued
+    /// frames, preceded by an `error` when the stream failed.
+    func publishEnd(_ end: StreamEnd) {
+        guard end != .cancelled else { return }
+        let handles = fanOuts.withLock { $0 }
+        for handle in handles {
+            handle.eventLoop.execute {
+                let fanOut = handle.fanOut.value
+                var writer = JSONWriter()
+                fanOut.end { subscription in
+                    let now = WallClock.nowMilliseconds()
+                    let allocator = subscription.output.allocator
+                    var messages: [ByteBuffer] = []
+                    let reason: String
+                    let message: String
+                    switch end {
+                    case .failed(let description):
+                        let error = ServerMessage.error("STREAM_ERROR", description, streamID: subscription.streamID, timestamp: now)
+                        messages.append(OutboundFrames.text(error.encoded(timestamp: now, writer: &writer), allocator: allocator))
+                        reason = "error"
+                        message = description
+                    default:
+                        reason = "complete"
+                        message = "the stream is complete"
+                    }
+                    let streamEnd = ServerMessage.streamEnd(subscription, reason: reason, message: message)
+                    messages.append(OutboundFrames.text(streamEnd.encoded(timestamp: now, writer: &writer), allocator: allocator))
+                    return messages
+                }
+            }
+        }
+    }
+
+    /// Withdraws a subscription from its loop's fan-out; call on that loop.
+    func detach(_ subscription: Subscription, on eventLoop: EventLoop) {
+        let handle = fanOuts.withLock { $0.first { $0.eventLoop === eventLoop } }
+        handle?.fanOut.value.remove(subscription)
+    }
+}
+
+extension ServerMessage {
+    static func streamEnd(_ subscription: Subscription, reason: String, message: String) -> ServerMessage {
+        ServerMessage("stream_end", streamID: subscription.streamID, payload: [
+            "reason": .string(reason),
+            "message": .string(message),
+            "packets_sent": .int(subscription.packetsSent),
+            "dropped_frames": .int(subscription.droppedFrames),
+        ])
+    }
+}
+
+/// The run's WebSocket sink: encodes each frame once and publishes it to the
+/// instance's fan-outs, holding the run back only while the loops or a `block`
+/// queue have no room.
+struct FanOutSink: FrameSink {
+    let instance: PipelineInstance
+    private var encoder = FrameEncoder()
+
+    init(instance: PipelineInstance) {
+        self.instance = instance
+    }
+
+    mutating func consume(_ frame: Frame) async throws {
+        instance.publish(encoder.encode(frame))
+        await instance.gate.waitUntilOpen()
+    }
+
+    mutating func finish(_ end: StreamEnd) async {
+        instance.publishEnd(end)
+    }
+}

@@ -1,0 +1,233 @@
+import HyphaeCore
+import NIOCore
+
+/// Where a subscription's bytes go: a connection's socket, written at the head of
+/// its channel pipeline. Confined to the connection's event loop.
+final class ConnectionOutput {
+    private var context: ChannelHandlerContext?
+    /// Registered with the loop's flush list while it has unflushed writes.
+    var needsFlush = false
+    var isWritable = true
+
+    init(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    var isOpen: Bool { context != nil }
+
+    var allocator: ByteBufferAllocator { context?.channel.allocator ?? ByteBufferAllocator() }
+
+    func write(_ buffer: ByteBuffer) {
+        context?.write(NIOAny(buffer), promise: nil)
+    }
+
+    func write(_ buffer: ByteBuffer, promise: EventLoopPromise<Void>?) {
+        guard let context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        context.write(NIOAny(buffer), promise: promise)
+    }
+
+    func flush() {
+        needsFlush = false
+        context?.flush()
+    }
+
+    func detach() {
+        context = nil
+    }
+}
+
+/// What a subscription tells the connection that owns it.
+protocol SubscriptionOwner: AnyObject {
+    /// The subscription's stream ended (its last message is out); its id is free again.
+    func subscriptionEnded(_ subscription: Subscription)
+    /// A `close`-policy queue overflowed: the connection must go, with 4008.
+    func slowConsumerDetected(_ subscription: Subscription)
+}
+
+/// One subscriber's view of a pipeline instance: its bounded queue, its policy and
+/// its counters. Confined to its connection's event loop, so nothing here locks.
+final class Subscription {
+    private struct QueuedMessage {
+        var buffer: ByteBuffer
+        var isEssential: Bool
+        /// The subscription's last message (`stream_end`): once written, it is over.
+        var endsStream: Bool
+    }
+
+    let streamID: String
+    let escapedStreamID: [UInt8]
+    let pipeline: String
+    let policy: BackpressurePolicy
+    let capacity: Int
+    let startedAt: NIODeadline
+    let output: ConnectionOutput
+    weak var owner: (any SubscriptionOwner)?
+    /// Where the frames come from; replaced when a reload moves the subscription.
+    var instance: PipelineInstance
+    var params: ResolvedParams
+
+    private(set) var packetsSent = 0
+    private(set) var droppedFrames = 0
+    private var queue = CircularBuffer<QueuedMessage>(initialCapacity: 4)
+    private(set) var isFinished = false
+    /// Whether this queue currently holds a `block` producer back.
+    private var holdsProducer = false
+
+    init(
+        streamID: String, pipeline: String, policy: BackpressurePolicy, capacity: Int,
+        output: ConnectionOutput, instance: PipelineInstance, params: ResolvedParams
+    ) {
+        self.streamID = streamID
+        escapedStreamID = FrameEncoder.escapedStreamID(streamID)
+        self.pipeline = pipeline
+        self.policy = policy
+        self.capacity = capacity
+        self.output = output
+        self.instance = instance
+        self.params = params
+        startedAt = .now()
+    }
+
+    var queuedCount: Int { queue.count }
+
+    /// Offers a data frame. Writes it at once when the socket takes it and nothing
+    /// is queued before it; otherwise queues it, applying the policy when full.
+    /// Returns how many frames the policy dropped.
+    @inline(__always)
+    func offer(_ buffer: ByteBuffer, isEssential: Bool) -> Int {
+        guard !isFinished else { return 0 }
+        if queue.isEmpty, output.isWritable {
+            output.write(buffer)
+            packetsSent += 1
+            return 0
+        }
+        return enqueue(QueuedMessage(buffer: buffer, isEssential: isEssential, endsStream: false))
+    }
+
+    /// Queues the subscription's last message behind its frames; it is never dropped.
+    func end(with buffer: ByteBuffer) {
+        guard !isFinished else { return }
+        if queue.isEmpty, output.isWritable {
+            output.write(buffer)
+            finish()
+            return
+        }
+        queue.append(QueuedMessage(buffer: buffer, isEssential: true, endsStream: true))
+    }
+
+    /// Writes queued messages while the socket takes them. Returns how many left the queue.
+    func drain() -> Int {
+        var written = 0
+        while output.isWritable, let next = queue.popFirst() {
+            output.write(next.buffer)
+            written += 1
+            if next.endsStream {
+                finish()
+                break
+            }
+            packetsSent += 1
+        }
+        releaseProducerIfRoom()
+        return written
+    }
+
+    /// Stops delivery: queued frames are discarded (the subscriber asked to stop, or
+    /// the connection is gone). Returns how many were discarded.
+    @discardableResult
+    func cancel() -> Int {
+        let discarded = queue.count
+        queue.removeAll()
+        isFinished = true
+        releaseProducer()
+        return discarded
+    }
+
+    private func finish() {
+        isFinished = true
+        queue.removeAll()
+        releaseProducer()
+        owner?.subscriptionEnded(self)
+    }
+
+    private func enqueue(_ message: QueuedMessage) -> Int {
+        if queue.count < capacity {
+            queue.append(message)
+            holdProducerIfFull()
+            return 0
+        }
+        switch policy {
+        case .dropOldest:
+            // The oldest frame a newer one supersedes; essential frames stay.
+            if let index = queue.firstIndex(where: { !$0.isEssential }) {
+                queue.remove(at: index)
+                queue.append(message)
+            } else if message.isEssential {
+                queue.append(message)
+                return 0
+            }
+            droppedFrames += 1
+            return 1
+        case .dropNewest:
+            if message.isEssential, let index = queue.lastIndex(where: { !$0.isEssential }) {
+                queue.remove(at: index)
+                queue.append(message)
+            } else if message.isEssential {
+                queue.append(message)
+                return 0
+            }
+            droppedFrames += 1
+            return 1
+        case .compress:
+            // Keep the 1st, 3rd, 5th ... queued frames (oldest first) and the essential ones.
+            var kept = CircularBuffer<QueuedMessage>(initialCapacity: capacity)
+            var discarded = 0
+            for (position, queued) in queue.enumerated() {
+                if position % 2 == 0 || queued.isEssential {
+                    kept.append(queued)
+                } else {
+                    discarded += 1
+                }
+            }
+            kept.append(message)
+            queue = kept
+            droppedFrames += discarded
+            return discarded
+        case .close:
+            // PROTOCOL.md counts the queue's length as dropped.
+            let discarded = queue.count
+            droppedFrames += discarded
+            queue.removeAll()
+            isFinished = true
+            owner?.slowConsumerDetected(self)
+            return discarded
+        case .block:
+            // The producer waits before its next frame; the one already under way still fits.
+            queue.append(message)
+            holdProducerIfFull()
+            return 0
+        }
+    }
+
+    private func holdProducerIfFull() {
+        guard policy == .block, !holdsProducer, queue.count >= capacity else { return }
+        holdsProducer = true
+        instance.gate.queueFilled()
+    }
+
+    private func releaseProducerIfRoom() {
+        if queue.count < capacity { releaseProducer() }
+    }
+
+    private func releaseProducer() {
+        guard holdsProducer else { return }
+        holdsProducer = false
+        instance.gate.queueDrained()
+    }
+
+    var durationSeconds: Double {
+        Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9
+    }
+}

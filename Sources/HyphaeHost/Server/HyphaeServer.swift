@@ -1,0 +1,140 @@
+import HyphaeCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The WebSocket and HTTP server: binds, accepts, upgrades, and shuts down gracefully.
+public final class HyphaeServer: Sendable {
+    public static let version = "0.1.0"
+
+    public let host: HostContext
+    private let group: MultiThreadedEventLoopGroup
+    private let serverChannel = Mutex<Channel?>(nil)
+    private let nextConnection = Atomic<Int>(1)
+
+    public init(host: HostContext) {
+        self.host = host
+        group = MultiThreadedEventLoopGroup(numberOfThreads: host.configuration.eventLoopThreads)
+    }
+
+    /// Binds the listening socket; returns the port (useful with port 0).
+    @discardableResult
+    public func start() async throws -> Int {
+        Self.raiseOpenFileLimit(logger: host.logger)
+        let host = self.host
+        let configuration = host.configuration
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 8)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try self.configureConnection(channel)
+                }
+            }
+        let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        serverChannel.withLock { $0 = channel }
+        let port = channel.localAddress?.port ?? configuration.port
+        host.logger.info("listening", metadata: [
+            "event": "listening", "address": "\(configuration.host):\(port)",
+            "pipelines": "\(host.pipelines.map(\.name).joined(separator: ","))",
+            "auth_required": "\(host.authenticator.isRequired)",
+        ])
+        return port
+    }
+
+    private func configureConnection(_ channel: Channel) throws {
+        let host = self.host
+        let configuration = host.configuration
+        let number = nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue
+        let connectionID = "c\(number)"
+        let remote = channel.remoteAddress?.description ?? "unknown"
+        let upgrader = NIOWebSocketServerUpgrader(
+            maxFrameSize: configuration.maxFrameSize,
+            automaticErrorHandling: true,
+            shouldUpgrade: { channel, head in
+                let path = Self.path(of: head.uri)
+                guard !host.isShuttingDown, host.endpoint(forPath: path) != nil else {
+                    return channel.eventLoop.makeSucceededFuture(nil)
+                }
+                return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
+            },
+            upgradePipelineHandler: { channel, head in
+                channel.eventLoop.makeCompletedFuture {
+                    let endpoint = host.endpoint(forPath: Self.path(of: head.uri)) ?? .anyPipeline
+                    let operations = channel.pipeline.syncOperations
+                    try operations.addHandler(HeadWriter(), position: .first)
+                    try operations.addHandler(NIOWebSocketFrameAggregator(
+                        minNonFinalFragmentSize: 1,
+                        maxAccumulatedFrameCount: 1024,
+                        maxAccumulatedFrameSize: configuration.maxFrameSize
+                    ))
+                    try operations.addHandler(ProtocolSession(host: host, endpoint: endpoint, remoteAddress: remote, connectionID: connectionID))
+                }
+            }
+        )
+        let routes = HTTPRouteHandler(routes: HTTPRoutes(host: host))
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+            withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
+                context.pipeline.syncOperations.removeHandler(name: "hyphae.routes", promise: nil)
+            })
+        )
+        try channel.pipeline.syncOperations.addHandler(routes, name: "hyphae.routes")
+    }
+
+    private static func path(of uri: String) -> String {
+        uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? uri
+    }
+
+    /// Stops accepting, ends every subscription with `stream_end` (`server_shutdown`),
+    /// closes every connection with 1001, and waits for them up to the deadline.
+    public func shutdown() async {
+        guard host.beginShutdown() else { return }
+        host.logger.info("shutting down", metadata: ["event": "shutdown_started", "connections": "\(host.channels.count)"])
+        let listener = serverChannel.withLock { $0 }
+        try? await listener?.close().get()
+        for channel in host.channels {
+            channel.pipeline.fireUserInboundEventTriggered(ServerShutdownEvent())
+        }
+        let deadline = ContinuousClock.now + .milliseconds(Int(host.configuration.shutdownDeadline * 1000))
+        while !host.channels.isEmpty, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for channel in host.channels { channel.close(promise: nil) }
+        host.instances.stopAll()
+        host.logger.info("shut down", metadata: ["event": "shutdown_complete"])
+        try? await group.shutdownGracefully()
+    }
+
+    /// Waits until the listening socket closes.
+    public func waitUntilClosed() async throws {
+        guard let listener = serverChannel.withLock({ $0 }) else { return }
+        try await listener.closeFuture.get()
+    }
+
+    /// Lifts the soft limit on open files to the hard limit: every connection is a file.
+    static func raiseOpenFileLimit(logger: Logger) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        if limit.rlim_cur < 20_000 {
+            logger.warning("the open-files limit is \(limit.rlim_cur); each connection takes one, so raise it (ulimit -n) to serve more connections", metadata: ["event": "open_files_limit"])
+        }
+    }
+}

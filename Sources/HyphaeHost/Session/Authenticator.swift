@@ -1,0 +1,114 @@
+import Crypto
+import Foundation
+import HyphaeCore
+import Synchronization
+
+/// Checks `auth` messages (PROTOCOL.md, auth): the key in constant time against
+/// every configured key, the timestamp window, the optional HMAC-SHA256 signature,
+/// and that a signed message is accepted only once.
+public final class Authenticator: Sendable {
+    public enum Outcome: Sendable, Equatable {
+        case accepted(KeyIdentity)
+        /// A well-formed message that failed a check; which one is never told to the client.
+        case rejected(reason: String)
+        /// A payload missing a field or with a field of the wrong type.
+        case malformed(String)
+    }
+
+    /// Who an authenticated connection is.
+    public struct KeyIdentity: Sendable, Equatable {
+        public var displayID: String
+        public var pipelines: Set<String>?
+
+        public func mayRead(_ pipeline: String) -> Bool {
+            pipelines?.contains(pipeline) ?? true
+        }
+
+        static let anonymous = KeyIdentity(displayID: "anonymous", pipelines: nil)
+    }
+
+    private let keys: [APIKey]
+    public let isRequired: Bool
+    private let signatureRequired: Bool
+    private let windowMilliseconds: Double
+    /// Signed messages seen inside the window, by signature, with when they expire.
+    private let seenSignatures = Mutex<[String: Double]>([:])
+
+    public init(configuration: HostConfiguration) {
+        keys = configuration.apiKeys
+        isRequired = configuration.requiresAuthentication
+        signatureRequired = configuration.signatureRequired
+        windowMilliseconds = configuration.timestampWindow * 1000
+    }
+
+    public func authenticate(_ payload: JSONObject?, now: Double = WallClock.nowMilliseconds()) -> Outcome {
+        guard let payload else { return .malformed("the auth payload is missing; send {\"api_key\": ..., \"timestamp\": ...}") }
+        guard let keyValue = payload["api_key"] else { return .malformed("api_key is missing") }
+        guard let presentedKey = keyValue.stringValue else { return .malformed("api_key must be a string") }
+        guard let timestampValue = payload["timestamp"] else { return .malformed("timestamp is missing (Unix time in milliseconds)") }
+        guard let sentTimestamp = timestampValue.numberValue, sentTimestamp.isFinite else {
+            return .malformed("timestamp must be a number (Unix time in milliseconds)")
+        }
+        var signature: String?
+        if let signatureValue = payload["signature"], signatureValue != .null {
+            guard let text = signatureValue.stringValue else { return .malformed("signature must be a hex string") }
+            signature = text.lowercased()
+        }
+
+        // Values below 1e12 are seconds: 1e12 ms is in 2001, 1e12 s far in the future.
+        let milliseconds = sentTimestamp < 1e12 ? sentTimestamp * 1000 : sentTimestamp
+        guard abs(now - milliseconds) <= windowMilliseconds else { return .rejected(reason: "timestamp outside the window") }
+
+        var identity = KeyIdentity.anonymous
+        if isRequired {
+            guard let key = matchingKey(presentedKey) else { return .rejected(reason: "unknown key") }
+            identity = KeyIdentity(displayID: key.displayID, pipelines: key.pipelines)
+        } else if let key = matchingKey(presentedKey) {
+            identity = KeyIdentity(displayID: key.displayID, pipelines: key.pipelines)
+        }
+
+        guard let signature else {
+            return signatureRequired ? .rejected(reason: "signature required") : .accepted(identity)
+        }
+        let expected = Self.signature(key: presentedKey, timestamp: sentTimestamp)
+        guard Self.constantTimeEqual(Array(signature.utf8), Array(expected.utf8)) else {
+            return .rejected(reason: "bad signature")
+        }
+        let replayKey = presentedKey + "\u{0}" + expected
+        let firstUse = seenSignatures.withLock { seen in
+            seen = seen.filter { $0.value >= now }
+            guard seen[replayKey] == nil else { return false }
+            seen[replayKey] = milliseconds + windowMilliseconds
+            return true
+        }
+        return firstUse ? .accepted(identity) : .rejected(reason: "replayed signature")
+    }
+
+    /// Compares with every key, without stopping at the first match, so that the
+    /// time taken says nothing about which key is close.
+    private func matchingKey(_ presented: String) -> APIKey? {
+        let presentedBytes = Array(presented.utf8)
+        var match: APIKey?
+        for key in keys where Self.constantTimeEqual(presentedBytes, Array(key.secret.utf8)) {
+            match = match ?? key
+        }
+        return match
+    }
+
+    /// Lowercase hex of HMAC-SHA256(key: the API key, message: the integer part of the timestamp as sent).
+    public static func signature(key: String, timestamp: Double) -> String {
+        let message = String(Int64(timestamp.rounded(.towardZero)))
+        let code = HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: SymmetricKey(data: Data(key.utf8)))
+        return code.map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+        var difference = UInt8(truncatingIfNeeded: lhs.count ^ rhs.count)
+        for index in 0..<max(lhs.count, rhs.count) {
+            let left = index < lhs.count ? lhs[index] : 0
+            let right = index < rhs.count ? rhs[index] : 0
+            difference |= left ^ right
+        }
+        return difference == 0
+    }
+}

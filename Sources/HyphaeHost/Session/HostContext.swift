@@ -1,0 +1,95 @@
+import HyphaeCore
+import Logging
+import NIOCore
+import Synchronization
+
+/// What every connection of a running host shares: its settings, the loaded
+/// pipelines, auth, the running instances and the metrics.
+public final class HostContext: Sendable {
+    public let configuration: HostConfiguration
+    public let metrics: HostMetrics
+    let authenticator: Authenticator
+    let instances: InstanceManager
+    let logger: Logger
+    let registry: StageRegistry
+    private let catalog: Mutex<PipelineCatalog>
+    private let shuttingDown = Atomic<Bool>(false)
+    private let openChannels = Mutex<[ObjectIdentifier: Channel]>([:])
+
+    public init(configuration: HostConfiguration, catalog: PipelineCatalog, registry: StageRegistry, logger: Logger) {
+        self.configuration = configuration
+        self.registry = registry
+        self.logger = logger
+        self.catalog = Mutex(catalog)
+        metrics = HostMetrics()
+        authenticator = Authenticator(configuration: configuration)
+        instances = InstanceManager(metrics: metrics, logger: logger)
+    }
+
+    public var pipelines: [PipelineDefinition] {
+        catalog.withLock { $0.pipelines }
+    }
+
+    public var currentCatalog: PipelineCatalog {
+        catalog.withLock { $0 }
+    }
+
+    /// Replaces the loaded pipelines (hot reload).
+    public func replaceCatalog(_ updated: PipelineCatalog) {
+        catalog.withLock { $0 = updated }
+    }
+
+    func pipeline(named name: String) -> PipelineDefinition? {
+        catalog.withLock { $0[name] }
+    }
+
+    /// The pipeline whose WebSocket sink serves `path`.
+    func pipeline(servingPath path: String) -> PipelineDefinition? {
+        catalog.withLock { $0.pipelines.first { $0.endpointPaths.contains(path) } }
+    }
+
+    /// What a WebSocket upgrade to `path` connects to, or nil for a path nothing serves.
+    func endpoint(forPath path: String) -> Endpoint? {
+        switch path {
+        case "/ws": return .anyPipeline
+        case "/ws/heartbeat": return .heartbeat
+        default: return pipeline(servingPath: path).map { .pipeline($0.name, path: path) }
+        }
+    }
+
+    var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
+
+    func beginShutdown() -> Bool {
+        !shuttingDown.exchange(true, ordering: .relaxed)
+    }
+
+    func register(_ channel: Channel) {
+        openChannels.withLock { $0[ObjectIdentifier(channel)] = channel }
+    }
+
+    func unregister(_ channel: Channel) {
+        openChannels.withLock { $0[ObjectIdentifier(channel)] = nil }
+    }
+
+    var channels: [Channel] {
+        openChannels.withLock { Array($0.values) }
+    }
+}
+
+/// What a WebSocket connection was opened on.
+enum Endpoint: Sendable, Equatable {
+    /// A pipeline's own path: `stream_type` may be left out.
+    case pipeline(String, path: String)
+    /// `/ws`: any pipeline, by `stream_type`.
+    case anyPipeline
+    /// `/ws/heartbeat`: no subscriptions.
+    case heartbeat
+
+    var path: String {
+        switch self {
+        case .pipeline(_, let path): path
+        case .anyPipeline: "/ws"
+        case .heartbeat: "/ws/heartbeat"
+        }
+    }
+}

@@ -1,0 +1,478 @@
+import HyphaeCore
+import Logging
+import NIOCore
+import NIOWebSocket
+
+/// Tells a connection that the host is shutting down.
+struct ServerShutdownEvent: Sendable {}
+
+/// Sits at the head of an upgraded channel so that pre-encoded WebSocket frames
+/// reach the socket without passing through the frame encoder.
+final class HeadWriter: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+}
+
+/// One client connection speaking protocol v1 (PROTOCOL.md): the conversation,
+/// auth, subscriptions, heartbeats, limits and audit. Lives on its channel's event
+/// loop, as do its subscriptions, so nothing in it locks.
+final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
+    typealias InboundIn = WebSocketFrame
+
+    private let host: HostContext
+    private let endpoint: Endpoint
+    private let remoteAddress: String
+    private let connectionID: String
+    private var logger: Logger
+    private var configuration: HostConfiguration { host.configuration }
+
+    private var channel: Channel?
+    private var output: ConnectionOutput?
+    private var writer = JSONWriter()
+    private var identity: Authenticator.KeyIdentity?
+    private var failedAuthAttempts = 0
+    private var invalidInARow = 0
+    private var subscriptions: [String: Subscription] = [:]
+    private var lastSignOfLife = NIODeadline.now()
+    private var lastHeartbeat = NIODeadline.now()
+    private var heartbeatTimer: Scheduled<Void>?
+    private var authDeadline: Scheduled<Void>?
+    private let openedAt = NIODeadline.now()
+    private var packetsSent = 0
+    private var packetsReceived = 0
+    private var droppedFrames = 0
+    private var isClosing = false
+    private var closeCode: UInt16?
+
+    init(host: HostContext, endpoint: Endpoint, remoteAddress: String, connectionID: String) {
+        self.host = host
+        self.endpoint = endpoint
+        self.remoteAddress = remoteAddress
+        self.connectionID = connectionID
+        logger = host.logger
+        logger[metadataKey: "connection"] = "\(connectionID)"
+    }
+
+    private var isAuthenticated: Bool { identity != nil || !host.authenticator.isRequired }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        channel = context.channel
+        if let headContext = try? context.pipeline.syncOperations.context(handlerType: HeadWriter.self) {
+            output = ConnectionOutput(context: headContext)
+        }
+        host.register(context.channel)
+        host.metrics.connectionsOpen.add(1)
+        host.metrics.connectionsTotal.add(1)
+        logger.info("connection opened", metadata: ["event": "connection_opened", "remote": "\(remoteAddress)", "path": "\(endpoint.path)"])
+        scheduleHeartbeat(on: context.eventLoop)
+        if host.authenticator.isRequired {
+            authDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: .interval(seconds: configuration.authDeadline)) { [self] in
+                guard identity == nil else { return }
+                logger.info("auth deadline passed", metadata: ["event": "auth_timeout"])
+                close(code: 1008, reason: "authentication deadline passed")
+            }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        endAllSubscriptions()
+        heartbeatTimer?.cancel()
+        authDeadline?.cancel()
+        output?.detach()
+        host.unregister(context.channel)
+        host.metrics.connectionsOpen.subtract(1)
+        let duration = Double((NIODeadline.now() - openedAt).nanoseconds) / 1e9
+        let dropRate = 100 * Double(droppedFrames) / Double(max(1, packetsSent))
+        logger.info("connection closed", metadata: [
+            "event": "connection_closed", "code": "\(closeCode.map(String.init) ?? "none")",
+            "packets_sent": "\(packetsSent)", "packets_received": "\(packetsReceived)",
+            "dropped_frames": "\(droppedFrames)", "drop_rate_percent": "\(dropRate)", "duration_s": "\(duration)",
+        ])
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        output?.isWritable = context.channel.isWritable
+        if context.channel.isWritable {
+            var wrote = false
+            for subscription in subscriptions.values where subscription.queuedCount > 0 {
+                wrote = subscription.drain() > 0 || wrote
+            }
+            if wrote { output?.flush() }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ServerShutdownEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        for subscription in subscriptions.values {
+            subscription.cancel()
+            send(.streamEnd(subscription, reason: "server_shutdown", message: "the server is shutting down; reconnect later"), flush: false)
+        }
+        endAllSubscriptions()
+        close(code: 1001, reason: "server shutting down")
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is NIOWebSocketFrameAggregator.Error || (error as? NIOWebSocketError) == .invalidFrameLength {
+            close(code: 1009, reason: "frame larger than \(configuration.maxFrameSize) bytes")
+        } else if error is NIOWebSocketError {
+            // The protocol error handler has answered and is closing the connection.
+            closeCode = closeCode ?? 1002
+        } else {
+            logger.debug("connection error", metadata: ["event": "connection_error", "error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        lastSignOfLife = .now()
+        switch frame.opcode {
+        case .text:
+            packetsReceived += 1
+            handleText(frame.unmaskedData)
+        case .binary:
+            packetsReceived += 1
+            rejectInvalid("INVALID_MESSAGE", "binary frames are not part of the protocol; send JSON text frames")
+        case .ping:
+            if let output {
+                output.write(OutboundFrames.pong(frame.unmaskedData, allocator: context.channel.allocator))
+                output.flush()
+            }
+        case .connectionClose:
+            var data = frame.unmaskedData
+            let code = data.readInteger(as: UInt16.self) ?? 1000
+            close(code: code == 1005 ? 1000 : code, reason: "")
+        default:
+            break
+        }
+    }
+
+    // MARK: Messages
+
+    private func handleText(_ buffer: ByteBuffer) {
+        let message: JSONValue
+        do {
+            message = try JSONParser.parse(Array(buffer.readableBytesView))
+        } catch {
+            rejectInvalid("INVALID_MESSAGE", "the message is not valid JSON: \(error.description)")
+            return
+        }
+        guard let object = message.objectValue else {
+            rejectInvalid("INVALID_MESSAGE", "a message must be a JSON object with a 'type', found \(message.typeDescription)")
+            return
+        }
+        guard let type = object["type"]?.stringValue else {
+            rejectInvalid("INVALID_MESSAGE", "the message has no 'type' (a string such as \"subscribe\")")
+            return
+        }
+        let payload = object["payload"]?.objectValue
+        switch type {
+        case "init": invalidInARow = 0; handleInit(payload)
+        case "auth": invalidInARow = 0; handleAuth(payload)
+        case "subscribe": invalidInARow = 0; handleSubscribe(payload, raw: object["payload"])
+        case "unsubscribe": invalidInARow = 0; handleUnsubscribe(payload)
+        case "pong": invalidInARow = 0
+        case "close":
+            invalidInARow = 0
+            endAllSubscriptions()
+            close(code: 1000, reason: "closed at the client's request")
+        default:
+            let known = ["init", "auth", "subscribe", "unsubscribe", "pong", "close"]
+            rejectInvalid("UNKNOWN_MESSAGE_TYPE", "unknown message type '\(type)'\(Suggestions.didYouMean(type, in: known)); known types: \(known.joined(separator: ", "))")
+        }
+    }
+
+    /// Answers an invalid message; the tenth in a row closes the connection with 1008.
+    private func rejectInvalid(_ code: String, _ text: String) {
+        host.metrics.invalidMessages.add(1)
+        invalidInARow += 1
+        send(.error(code, text, timestamp: WallClock.nowMilliseconds()))
+        if invalidInARow >= configuration.maxInvalidMessages {
+            logger.info("too many invalid messages", metadata: ["event": "invalid_messages_limit"])
+            close(code: 1008, reason: "too many invalid messages")
+        }
+    }
+
+    private func handleInit(_ payload: JSONObject?) {
+        if let version = payload?["protocol_version"], version != .null {
+            let text = version.stringValue ?? version.numberValue.map { String($0) } ?? ""
+            let major = text.split(separator: ".").first.map(String.init) ?? text
+            guard major == "1" else {
+                send(.error("INIT_FAILED", "protocol version '\(text.isEmpty ? version.jsonText : text)' is not supported; this server speaks 1.0", timestamp: WallClock.nowMilliseconds()))
+                return
+            }
+        }
+        send(ServerMessage("init", payload: [
+            "protocol_version": "1.0",
+            "server": .string("hyphae/\(HyphaeServer.version)"),
+            "auth_required": .bool(host.authenticator.isRequired),
+            "heartbeat_interval_ms": .int(Int(configuration.heartbeatInterval * 1000)),
+            "heartbeat_timeout_ms": .int(Int(configuration.heartbeatTimeout * 1000)),
+        ]))
+    }
+
+    private func handleAuth(_ payload: JSONObject?) {
+        let now = WallClock.nowMilliseconds()
+        switch host.authenticator.authenticate(payload, now: now) {
+        case .accepted(let key):
+            identity = key
+            failedAuthAttempts = 0
+            authDeadline?.cancel()
+            host.metrics.authSuccesses.add(1)
+            logger.info("authenticated", metadata: ["event": "auth_success", "key_id": "\(key.displayID)"])
+            send(ServerMessage("auth_success", payload: ["key_id": .string(key.displayID)]))
+        case .rejected(let reason):
+            authFailed(code: "AUTH_FAILED", message: "Invalid API key or timestamp", reason: reason)
+        case .malformed(let problem):
+            authFailed(code: "AUTH_ERROR", message: problem, reason: "malformed: \(problem)")
+        }
+    }
+
+    private func authFailed(code: String, message: String, reason: String) {
+        failedAuthAttempts += 1
+        host.metrics.authFailures.add(1)
+        logger.info("authentication failed", metadata: ["event": "auth_failed", "reason": "\(reason)", "attempt": "\(failedAuthAttempts)"])
+        send(ServerMessage("auth_failed", payload: ["error_code": .string(code), "message": .string(message)]))
+        if failedAuthAttempts >= configuration.maxAuthAttempts {
+            close(code: 1008, reason: "too many failed auth attempts")
+        }
+    }
+
+    private func handleSubscribe(_ payload: JSONObject?, raw: JSONValue?) {
+        let streamID = payload?["stream_id"]?.stringValue
+        func fail(_ code: String, _ message: String) {
+            host.metrics.subscribeFailures.add(1)
+            logger.info("subscribe refused", metadata: ["event": "subscribe_failed", "error_code": "\(code)", "stream_id": "\(streamID ?? "")"])
+            send(ServerMessage("subscribe_failed", streamID: streamID, payload: ["error_code": .string(code), "message": .string(message)]))
+        }
+        if endpoint == .heartbeat {
+            return fail("SUBSCRIPTIONS_NOT_SUPPORTED", "/ws/heartbeat carries heartbeats only; subscribe on /ws or on a pipeline's path")
+        }
+        guard isAuthenticated else {
+            return fail("NOT_AUTHENTICATED", "authenticate first: send an 'auth' message with your api_key and timestamp")
+        }
+        guard let payload else {
+            return fail("SUBSCRIBE_ERROR", "the subscribe payload must be an object with 'stream_id' (and 'stream_type', 'params'), found \(raw?.typeDescription ?? "nothing")")
+        }
+        guard let streamID, (1...128).contains(streamID.count) else {
+            let found = payload["stream_id"].map { $0.stringValue.map { "a string of \($0.count) characters" } ?? $0.typeDescription } ?? "nothing"
+            return fail("SUBSCRIBE_ERROR", "stream_id must be a string of 1 to 128 characters, found \(found)")
+        }
+        let requestedType = payload["stream_type"]
+        if let requestedType, requestedType != .null, requestedType.stringValue == nil {
+            return fail("SUBSCRIBE_ERROR", "stream_type must be a string (a pipeline name), found \(requestedType.typeDescription)")
+        }
+        let definition: PipelineDefinition
+        switch resolvePipeline(requested: requestedType?.stringValue) {
+        case .success(let found): definition = found
+        case .failure(let refusal): return fail(refusal.code, refusal.message)
+        }
+        if let identity, !identity.mayRead(definition.name) {
+            return fail("FORBIDDEN", "the key '\(identity.displayID)' may not read '\(definition.name)'")
+        }
+        guard subscriptions[streamID] == nil else {
+            return fail("DUPLICATE_STREAM_ID", "this connection already has a subscription '\(streamID)'; choose another stream_id or unsubscribe first")
+        }
+        guard subscriptions.count < configuration.maxSubscriptionsPerConnection else {
+            return fail("TOO_MANY_SUBSCRIPTIONS", "a connection may hold \(configuration.maxSubscriptionsPerConnection) subscriptions; unsubscribe from one first")
+        }
+        let given = payload["params"]
+        if let given, given != .null, given.objectValue == nil {
+            return fail("SUBSCRIBE_ERROR", "params must be an object of param names to values, found \(given.typeDescription)")
+        }
+        let configured: PipelineConfiguration
+        switch definition.resolveParams(given?.objectValue).flatMap({ definition.configure(with: $0) }) {
+        case .success(let result): configured = result
+        case .failure(let error): return fail("SUBSCRIBE_ERROR", error.description)
+        }
+        guard let sink = sinkConfiguration(of: configured) else {
+            return fail("UNKNOWN_STREAM", "'\(definition.name)' has no websocket sink, so it cannot be subscribed to")
+        }
+        guard let channel, let output, output.isOpen else { return }
+        guard let instance = host.instances.acquire(definition, configuration: configured) else {
+            return fail("CAPACITY", "'\(definition.name)' is running its maximum of \(definition.maxInstances ?? 0) instances; try again later or subscribe with the params of a running one")
+        }
+        let subscription = Subscription(
+            streamID: streamID, pipeline: definition.name, policy: sink.backpressure, capacity: sink.queueSize,
+            output: output, instance: instance, params: configured.params
+        )
+        subscription.owner = self
+        subscriptions[streamID] = subscription
+        host.metrics.subscriptionsActive.add(1)
+        instance.metrics.subscribers.add(1)
+        send(ServerMessage("subscribe_success", streamID: streamID, payload: [
+            "stream_type": .string(definition.name),
+            "params": .object(configured.params.values),
+            "pipeline_version": .string(definition.version),
+        ]))
+        instance.fanOut(on: channel.eventLoop).add(subscription)
+        instance.startIfNeeded()
+        logger.info("subscribed", metadata: [
+            "event": "subscribed", "stream_id": "\(streamID)", "pipeline": "\(definition.name)", "instance": "\(instance.id)",
+        ])
+    }
+
+    private struct Refusal: Error {
+        var code: String
+        var message: String
+    }
+
+    private func resolvePipeline(requested: String?) -> Result<PipelineDefinition, Refusal> {
+        let names = host.pipelines.map(\.name)
+        switch endpoint {
+        case .pipeline(let name, let path):
+            if let requested, requested != name {
+                if let other = host.pipeline(named: requested) {
+                    let where_ = other.endpointPaths.first.map { "connect to \($0) or /ws" } ?? "connect to /ws"
+                    return .failure(Refusal(code: "UNKNOWN_STREAM", message: "'\(requested)' is not served on \(path); \(where_)"))
+                }
+                return .failure(Refusal(code: "UNKNOWN_STREAM", message: "no pipeline named '\(requested)'\(Suggestions.didYouMean(requested, in: names)); \(path) serves '\(name)'"))
+            }
+            guard let definition = host.pipeline(named: name), definition.endpointPaths.contains(path) else {
+                return .failure(Refusal(code: "UNKNOWN_STREAM", message: "\(path) no longer serves '\(name)'"))
+            }
+            return .success(definition)
+        case .anyPipeline:
+            guard let requested else {
+                return .failure(Refusal(code: "SUBSCRIBE_ERROR", message: "stream_type is required on /ws: name a pipeline (one of \(names.joined(separator: ", ")))"))
+            }
+            guard let definition = host.pipeline(named: requested) else {
+                return .failure(Refusal(code: "UNKNOWN_STREAM", message: "no pipeline named '\(requested)'\(Suggestions.didYouMean(requested, in: names)) (available: \(names.joined(separator: ", ")))"))
+            }
+            return .success(definition)
+        case .heartbeat:
+            return .failure(Refusal(code: "SUBSCRIPTIONS_NOT_SUPPORTED", message: "/ws/heartbeat carries heartbeats only"))
+        }
+    }
+
+    /// The WebSocket sink whose path this connection came in on (the first one on `/ws`).
+    private func sinkConfiguration(of configuration: PipelineConfiguration) -> WebSocketSinkConfiguration? {
+        let sinks = configuration.sinks.compactMap { $0.configuration as? WebSocketSinkConfiguration }
+        return sinks.first { $0.path == endpoint.path } ?? sinks.first
+    }
+
+    private func handleUnsubscribe(_ payload: JSONObject?) {
+        guard let streamID = payload?["stream_id"]?.stringValue else {
+            send(.error("INVALID_MESSAGE", "unsubscribe needs a payload with the 'stream_id' to end", timestamp: WallClock.nowMilliseconds()))
+            return
+        }
+        guard let subscription = subscriptions[streamID] else {
+            let known = Array(subscriptions.keys).sorted()
+            send(.error("UNKNOWN_STREAM_ID", "no subscription '\(streamID)' on this connection" + (known.isEmpty ? "" : " (active: \(known.joined(separator: ", ")))"), streamID: streamID, timestamp: WallClock.nowMilliseconds()))
+            return
+        }
+        remove(subscription)
+        send(ServerMessage("unsubscribe", streamID: streamID, payload: [
+            "packets_sent": .int(subscription.packetsSent),
+            "dropped_frames": .int(subscription.droppedFrames),
+            "duration_s": .double(subscription.durationSeconds),
+        ]))
+    }
+
+    // MARK: Subscriptions
+
+    private func remove(_ subscription: Subscription) {
+        guard subscriptions[subscription.streamID] === subscription else { return }
+        subscriptions[subscription.streamID] = nil
+        subscription.cancel()
+        if let eventLoop = channel?.eventLoop {
+            subscription.instance.detach(subscription, on: eventLoop)
+        }
+        host.instances.release(subscription.instance)
+        host.metrics.subscriptionsActive.subtract(1)
+        subscription.instance.metrics.subscribers.subtract(1)
+        packetsSent += subscription.packetsSent
+        droppedFrames += subscription.droppedFrames
+        logger.info("unsubscribed", metadata: [
+            "event": "unsubscribed", "stream_id": "\(subscription.streamID)", "pipeline": "\(subscription.pipeline)",
+            "packets_sent": "\(subscription.packetsSent)", "dropped_frames": "\(subscription.droppedFrames)",
+            "duration_s": "\(subscription.durationSeconds)",
+        ])
+    }
+
+    private func endAllSubscriptions() {
+        for subscription in Array(subscriptions.values) { remove(subscription) }
+    }
+
+    func subscriptionEnded(_ subscription: Subscription) {
+        remove(subscription)
+    }
+
+    func slowConsumerDetected(_ subscription: Subscription) {
+        logger.info("slow consumer", metadata: ["event": "slow_consumer", "stream_id": "\(subscription.streamID)", "dropped_frames": "\(subscription.droppedFrames)"])
+        // Closed after the delivery under way has finished with this connection.
+        channel?.eventLoop.assumeIsolated().execute { [self] in
+            endAllSubscriptions()
+            close(code: 4008, reason: "slow consumer: the subscription queue overflowed")
+        }
+    }
+
+    // MARK: Output
+
+    private func send(_ message: ServerMessage, flush: Bool = true) {
+        guard let output, output.isOpen, !isClosing else { return }
+        let bytes = message.encoded(timestamp: WallClock.nowMilliseconds(), writer: &writer)
+        output.write(OutboundFrames.text(bytes, allocator: output.allocator))
+        packetsSent += 1
+        if flush { output.flush() }
+    }
+
+    /// Sends a close frame with `code`, then closes the socket once it is written
+    /// (or after a grace period, for a peer that no longer reads).
+    private func close(code: UInt16, reason: String) {
+        guard !isClosing, let channel, let output else { return }
+        isClosing = true
+        closeCode = code
+        host.metrics.closed(code: code)
+        heartbeatTimer?.cancel()
+        authDeadline?.cancel()
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        output.write(OutboundFrames.close(code: code, reason: reason, allocator: output.allocator), promise: written)
+        output.flush()
+        let grace = channel.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+        written.futureResult.whenComplete { _ in
+            grace.cancel()
+            channel.close(promise: nil)
+        }
+    }
+
+    // MARK: Heartbeats
+
+    private func scheduleHeartbeat(on eventLoop: EventLoop) {
+        let interval = configuration.heartbeatInterval
+        let timeout = configuration.heartbeatTimeout
+        // Check often enough to catch the timeout within a quarter of the shorter period.
+        let tick = max(0.005, min(interval, timeout) / 4)
+        heartbeatTimer = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(tick * 1e9))) { [self] in
+            heartbeatTick()
+            if !isClosing { scheduleHeartbeat(on: eventLoop) }
+        }
+    }
+
+    private func heartbeatTick() {
+        let now = NIODeadline.now()
+        if now - lastSignOfLife >= .nanoseconds(Int64(configuration.heartbeatTimeout * 1e9)) {
+            logger.info("heartbeat timeout", metadata: ["event": "heartbeat_timeout"])
+            endAllSubscriptions()
+            close(code: 4000, reason: "heartbeat timeout: no sign of life")
+            return
+        }
+        if now - lastHeartbeat >= .nanoseconds(Int64(configuration.heartbeatInterval * 1e9)) {
+            lastHeartbeat = now
+            send(ServerMessage("heartbeat"))
+        }
+    }
+}
+
+extension TimeAmount {
+    static func interval(seconds: Double) -> TimeAmount {
+        .nanoseconds(Int64(seconds * 1e9))
+    }
+}
