@@ -103,7 +103,7 @@ let package = Package(
         // Helpers shared by every test target: fixtures, temporary folders, running the CLI.
         .target(
             name: "HyphaeTesting",
-            dependencies: ["HyphaeCore"],
+            dependencies: ["HyphaeCore", .product(name: "Logging", package: "swift-log")],
             path: "Tests/HyphaeTesting"
         ),
         .testTarget(

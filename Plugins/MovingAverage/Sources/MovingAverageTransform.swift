@@ -16,7 +16,7 @@ public struct MovingAverageTransform: TransformStage {
             field = path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
             window = config.int("window", default: 10, min: 1, max: 100_000, summary: "how many of the latest values to average")
             output = config.string("output", default: config.isDescribing ? "<field>_avg" : "\(field.last ?? "value")_avg", summary: "the payload field the average is written to (default: the field's name + _avg)")
-            if !config.isDescribing, field.contains(where: \.isEmpty) {
+            if !config.isDescribing, config.contains("field"), field.contains(where: \.isEmpty) {
                 config.problem("field", "expected a dotted path such as features.pot_mean_mV, found '\(path)'")
             }
         }

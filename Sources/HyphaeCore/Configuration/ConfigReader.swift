@@ -325,7 +325,13 @@ public struct ConfigReader {
             problem(key, at: node.location, error.description)
             return nil
         }
-        guard interpolated.hasReferences else { return (.text(text, isPlain: isPlain), node.location) }
+        guard interpolated.hasReferences else {
+            // The parsed parts, not the raw text: `$${` has become a literal `${` in them.
+            let literal = interpolated.parts.map { part in
+                if case .literal(let literal) = part { literal } else { "" }
+            }.joined()
+            return (.text(literal, isPlain: isPlain), node.location)
+        }
         if let sole = interpolated.soleReference {
             switch sole {
             case .param(let name):
