@@ -1,3 +1,4 @@
+import Compression
 import Console
 import HyphaeCore
 import MovingAverage
@@ -8,6 +9,7 @@ import Ticker
 /// added here, with one line (and its import).
 public enum InstalledPlugins {
     public static let all: [any StagePlugin.Type] = [
+        CompressionPlugin.self,
         ConsolePlugin.self,
         MovingAveragePlugin.self,
         SamplingPlugin.self,
