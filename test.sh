@@ -16,5 +16,5 @@ if ! python_ready; then
 fi
 python_ready || { echo "test.sh: python3 with numpy and websockets is needed for the cross-check tests" >&2; exit 1; }
 
-swift build --build-tests
+swift build --build-tests --manifest-cache none
 swift test --skip-build "$@"

@@ -87,7 +87,7 @@ final class ValidateCommandTests: XCTestCase {
             "\(path):4:9: error: source.rate: expected a number, found 'fast'",
             "\(path):6:11: error: transforms[0].type: unknown transform type 'sampel'; did you mean 'sample'?",
             "\(path):9:11: error: sinks[0].path: '/health' is served by the host itself; choose another path, e.g. /ws/<pipeline name>",
-            "\(path):10:5: error: sinks[0].qeue_size: unknown field 'qeue_size' for stage 'websocket'; did you mean 'queue_size'?",
+            "\(path):10:5: error: sinks[0].qeue_size: unknown field 'qeue_size' in stage 'websocket'; did you mean 'queue_size'?",
             "4 errors, 0 warnings in 1 file",
         ])
     }

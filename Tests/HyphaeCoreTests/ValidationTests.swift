@@ -268,7 +268,7 @@ final class ValidationTests: XCTestCase {
             sinks:
               - type: discard
             """)
-        assertSingleDiagnostic(result, line: 4, column: 3, field: "source.cuont", contains: ["unknown field 'cuont' for stage 'counter'", "did you mean 'count'?"])
+        assertSingleDiagnostic(result, line: 4, column: 3, field: "source.cuont", contains: ["unknown field 'cuont' in stage 'counter'", "did you mean 'count'?"])
     }
 
     func testAnUnknownFieldOfAStageWithoutFields() {
@@ -280,7 +280,7 @@ final class ValidationTests: XCTestCase {
               - type: discard
                 colour: red
             """)
-        assertSingleDiagnostic(result, line: 6, column: 5, field: "sinks[0].colour", contains: ["unknown field 'colour' for stage 'discard'", "it takes no fields"])
+        assertSingleDiagnostic(result, line: 6, column: 5, field: "sinks[0].colour", contains: ["unknown field 'colour' in stage 'discard'", "it takes no fields"])
     }
 
     /// A pipeline whose `shape` transform has `label: x` on line 6 and `field` on line 7.
