@@ -69,7 +69,7 @@ final class TickerSourceTests: XCTestCase {
         XCTAssertEqual(messages("count: 0"), ["stage.count: expected an integer of at least 1, found '0'"])
         XCTAssertEqual(messages("message_type: \"\""), ["stage.message_type: expected a non-empty message type"])
         XCTAssertEqual(messages("payload_bytes: 16777217"), ["stage.payload_bytes: expected an integer from 0 to 16777216, found '16777217'"])
-        XCTAssertEqual(messages("rates: 5"), ["stage.rates: unknown field 'rates' for stage 'ticker'; did you mean 'rate'?"])
+        XCTAssertEqual(messages("rates: 5"), ["stage.rates: unknown field 'rates' in stage 'ticker'; did you mean 'rate'?"])
     }
 
     func testItIsRegisteredAsASource() {
