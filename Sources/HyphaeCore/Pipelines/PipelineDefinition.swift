@@ -59,6 +59,12 @@ public struct PipelineDefinition: Sendable {
         }
     }
 
+    /// 1 to 64 letters, digits, `_` or `-`: a name that is safe in a URL and a file name.
+    public static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.count <= 64
+            && name.unicodeScalars.allSatisfy { $0 == "_" || $0 == "-" || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) }
+    }
+
     public func param(named name: String) -> ParamDeclaration? {
         params.first { $0.name == name }
     }

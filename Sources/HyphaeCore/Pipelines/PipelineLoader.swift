@@ -8,6 +8,12 @@ public struct PipelineFileResult: Sendable {
     public var diagnostics: [Diagnostic]
 
     public var isValid: Bool { pipeline != nil && !diagnostics.hasErrors }
+
+    public init(file: String, pipeline: PipelineDefinition?, diagnostics: [Diagnostic]) {
+        self.file = file
+        self.pipeline = pipeline
+        self.diagnostics = diagnostics
+    }
 }
 
 /// Reads and validates pipeline files against the registered stage types.
@@ -142,9 +148,7 @@ private struct PipelineFileReader {
             return nil
         }
         guard let name = plainString("name"), let location = root["name"]?.value.location else { return nil }
-        let valid = !name.isEmpty && name.count <= 64
-            && name.unicodeScalars.allSatisfy { $0 == "_" || $0 == "-" || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) }
-        guard valid else {
+        guard PipelineDefinition.isValidName(name) else {
             error(location, "name", "expected a name of 1 to 64 letters, digits, '_' or '-', found '\(name)'")
             return nil
         }

@@ -50,30 +50,64 @@ final class InstanceManager: Sendable {
     /// The instance for a new subscriber, counted as one of its subscribers; nil when
     /// the pipeline is at its limit of running instances.
     func acquire(_ definition: PipelineDefinition, configuration: PipelineConfiguration) -> PipelineInstance? {
+        obtain(definition, configuration: configuration, enforcingCapacity: true)?.instance
+    }
+
+    /// The instance a subscriber moves to on a reload: shared by key like `acquire`,
+    /// but never refused for capacity (the subscriber is already being served).
+    /// `isNew` says whether this call created it (and it still needs starting).
+    func acquireForMove(_ definition: PipelineDefinition, configuration: PipelineConfiguration) -> (instance: PipelineInstance, isNew: Bool) {
+        // Without the capacity check there is always an instance to hand out.
+        obtain(definition, configuration: configuration, enforcingCapacity: false)
+            ?? (makeInstance(definition, configuration: configuration, number: 0), true)
+    }
+
+    private func obtain(
+        _ definition: PipelineDefinition, configuration: PipelineConfiguration, enforcingCapacity: Bool
+    ) -> (instance: PipelineInstance, isNew: Bool)? {
         let shares = definition.sharesInstances
-        return state.withLock { state -> PipelineInstance? in
+        return state.withLock { state -> (instance: PipelineInstance, isNew: Bool)? in
             var key = Key(pipeline: definition.name, version: definition.version, params: configuration.params.values)
             if shares, let existing = state.shared[key], var entry = state.entries[existing], entry.isRunning {
                 entry.subscribers += 1
                 state.entries[existing] = entry
-                return entry.instance
+                return (entry.instance, false)
             }
-            let running = state.entries.values.filter { $0.key.pipeline == definition.name && $0.isRunning }.count
-            if let limit = definition.maxInstances, running >= limit { return nil }
+            if enforcingCapacity, let limit = definition.maxInstances {
+                let running = state.entries.values.filter { $0.key.pipeline == definition.name && $0.isRunning }.count
+                if running >= limit { return nil }
+            }
             let number = state.nextID
             state.nextID += 1
             if !shares { key.exclusiveID = number }
-            let instance = PipelineInstance(
-                id: "\(definition.name)#\(number)", configuration: configuration,
-                metrics: metrics.pipeline(definition.name), logger: logger
-            ) { [weak self] instance, _ in
-                self?.ended(instance)
-            }
+            let instance = makeInstance(definition, configuration: configuration, number: number)
             let identifier = ObjectIdentifier(instance)
             state.entries[identifier] = Entry(instance: instance, key: key, subscribers: 1, isRunning: true)
             if shares { state.shared[key] = identifier }
-            return instance
+            return (instance, true)
         }
+    }
+
+    private func makeInstance(_ definition: PipelineDefinition, configuration: PipelineConfiguration, number: Int) -> PipelineInstance {
+        PipelineInstance(
+            id: "\(definition.name)#\(number)", configuration: configuration,
+            metrics: metrics.pipeline(definition.name), logger: logger
+        ) { [weak self] instance, _ in
+            self?.ended(instance)
+        }
+    }
+
+    /// The running instances of a pipeline.
+    func instances(of pipeline: String) -> [PipelineInstance] {
+        state.withLock { state in
+            state.entries.values.filter { $0.key.pipeline == pipeline && $0.isRunning }.map(\.instance)
+        }
+    }
+
+    /// Takes an instance out of service (its pipeline changed or went away): no new
+    /// subscriber joins it; it stops when its last subscriber is released.
+    func retire(_ instance: PipelineInstance) {
+        ended(instance)
     }
 
     /// One subscriber left; the last one stops the instance.

@@ -19,6 +19,9 @@ final class PipelineInstance: Sendable {
     let metrics: PipelineMetrics
     private let fanOuts = Mutex<[FanOutHandle]>([])
     private let task = Mutex<Task<Void, Never>?>(nil)
+    /// The sequence number the run will give its next frame; a reload starts the
+    /// next version from here so that subscribers see numbers go on increasing.
+    private let nextSequence = Atomic<Int>(0)
     private let logger: Logger
     private let onEnd: @Sendable (PipelineInstance, StreamEnd) -> Void
 
@@ -54,15 +57,17 @@ final class PipelineInstance: Sendable {
 
     /// Starts the run unless it is running; the first subscriber is attached by then,
     /// so a finite run's first frame reaches it.
-    func startIfNeeded() {
+    func startIfNeeded(sequence: Int = 0) {
         task.withLock { task in
             guard task == nil else { return }
             metrics.instances.add(1)
             let context = StageContext(pipeline: pipeline, instance: id, logger: logger)
+            nextSequence.store(sequence, ordering: .relaxed)
             task = Task { [self] in
                 let end: StreamEnd
                 do {
                     var run = try PipelineRun(configuration: configuration, context: context, sinks: try makeSinks(context: context))
+                    run.sequence = sequence
                     end = await run.run()
                 } catch {
                     end = .failed("the pipeline could not start: \(error)")
@@ -80,6 +85,30 @@ final class PipelineInstance: Sendable {
     func stop() {
         gate.close()
         task.withLock { $0?.cancel() }
+    }
+
+    /// Stops the run and waits for its task to end; returns the sequence number its
+    /// next frame would have had.
+    func stopAndWait() async -> Int {
+        stop()
+        let running = task.withLock { $0 }
+        await running?.value
+        return nextSequence.load(ordering: .relaxed)
+    }
+
+    /// Makes every stage of a configuration once and throws what fails, so that a
+    /// reload can refuse a version that would not start before anything changes.
+    static func checkBuildable(_ configuration: PipelineConfiguration, logger: Logger) throws {
+        let context = StageContext(pipeline: configuration.pipeline, instance: "build-check", logger: logger)
+        let sinks = try configuration.sinks.compactMap { sink -> (any FrameSink)? in
+            sink.configuration is WebSocketSinkConfiguration ? nil : try sink.makeSink(context: context)
+        }
+        _ = try PipelineRun(configuration: configuration, context: context, sinks: sinks)
+    }
+
+    /// Every loop's fan-out of this instance.
+    var handles: [FanOutHandle] {
+        fanOuts.withLock { $0 }
     }
 
     private func makeSinks(context: StageContext) throws -> [any FrameSink] {
@@ -100,6 +129,7 @@ final class PipelineInstance: Sendable {
     /// Hands a frame to every loop with subscribers.
     func publish(_ frame: EncodedFrame) {
         metrics.framesEmitted.add(1)
+        nextSequence.store(frame.sequence + 1, ordering: .relaxed)
         let handles = fanOuts.withLock { $0 }
         gate.dispatched(handles.count)
         for handle in handles {

@@ -55,6 +55,8 @@ final class Subscription {
         var isEssential: Bool
         /// The subscription's last message (`stream_end`): once written, it is over.
         var endsStream: Bool
+        /// Data frames count in `packets_sent`; messages about the stream do not.
+        var countsAsFrame = true
     }
 
     let streamID: String
@@ -107,6 +109,25 @@ final class Subscription {
         return enqueue(QueuedMessage(buffer: buffer, isEssential: isEssential, endsStream: false))
     }
 
+    /// Sends a message about the stream (`stream_reloaded`) in order with its frames:
+    /// after those queued, before those to come. It is never dropped.
+    func offerNotice(_ buffer: ByteBuffer) {
+        guard !isFinished else { return }
+        if queue.isEmpty, output.isWritable {
+            output.write(buffer)
+            return
+        }
+        queue.append(QueuedMessage(buffer: buffer, isEssential: true, endsStream: false, countsAsFrame: false))
+    }
+
+    /// Moves the subscription to another instance (a reload), keeping its queue.
+    func move(to newInstance: PipelineInstance, params newParams: ResolvedParams) {
+        releaseProducer()
+        instance = newInstance
+        params = newParams
+        holdProducerIfFull()
+    }
+
     /// Queues the subscription's last message behind its frames; it is never dropped.
     func end(with buffer: ByteBuffer) {
         guard !isFinished else { return }
@@ -128,7 +149,7 @@ final class Subscription {
                 finish()
                 break
             }
-            packetsSent += 1
+            if next.countsAsFrame { packetsSent += 1 }
         }
         releaseProducerIfRoom()
         return written

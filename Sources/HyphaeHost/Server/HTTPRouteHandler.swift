@@ -74,7 +74,13 @@ final class HTTPRouteHandler: ChannelInboundHandler, RemovableChannelHandler {
                     method: head.method, path: parts.first.map(String.init) ?? "/",
                     query: parts.count > 1 ? String(parts[1]) : nil, headers: head.headers, body: body
                 )
-                response = routes.respond(to: request)
+                let promise = context.eventLoop.makePromise(of: HTTPResponse.self)
+                let routes = self.routes
+                promise.completeWithTask { await routes.respond(to: request) }
+                promise.futureResult.assumeIsolated().whenSuccess { [self] response in
+                    write(response, for: head, context: context)
+                }
+                return
             }
             write(response, for: head, context: context)
         }
@@ -101,11 +107,15 @@ final class HTTPRouteHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 }
 
-/// The host's HTTP endpoints: health, readiness, metrics and the pipeline list.
+/// The host's HTTP endpoints: health, readiness, metrics, the pipeline list and the admin API.
 struct HTTPRoutes: Sendable {
     let host: HostContext
+    let admin: AdminAPI
 
-    func respond(to request: HTTPRequest) -> HTTPResponse {
+    func respond(to request: HTTPRequest) async -> HTTPResponse {
+        if request.path == "/admin" || request.path.hasPrefix("/admin/") {
+            return await admin.respond(to: request)
+        }
         switch (request.method, request.path) {
         case (.GET, "/health"), (.HEAD, "/health"):
             return .json(["status": "ok"])
@@ -127,33 +137,38 @@ struct HTTPRoutes: Sendable {
         }
     }
 
-    private func pipelinesDocument() -> JSONValue {
+    func pipelinesDocument() -> JSONValue {
         let instances = host.instances.summaries()
-        let pipelines: [JSONValue] = host.pipelines.map { definition in
-            let metrics = host.metrics.pipeline(definition.name)
-            let running = instances.filter { $0.pipeline == definition.name }
-            var params = JSONObject()
-            for param in definition.params { params.append(param.name, param.descriptionJSON) }
-            return .object([
-                "name": .string(definition.name),
-                "description": .string(definition.summary),
-                "file": .string(definition.file),
-                "version": .string(definition.version),
-                "paths": .array(definition.endpointPaths.map(JSONValue.string)),
-                "sharing": .string(definition.sharesInstances ? "shared" : "per_subscriber"),
-                "finite": .bool(definition.isFinite),
-                "params": .object(params),
-                "instances": .array(running.map { summary in
-                    .object([
-                        "id": .string(summary.id), "params": .object(summary.params), "subscribers": .int(summary.subscribers),
-                    ])
-                }),
-                "subscribers": .int(metrics.subscribers.current),
-                "frames_emitted": .int(metrics.framesEmitted.current),
-                "frames_sent": .int(metrics.framesSent.current),
-                "frames_dropped": .int(metrics.totalDropped),
-            ])
-        }
-        return .object(["pipelines": .array(pipelines)])
+        return .object(["pipelines": .array(host.pipelines.map { PipelineStatus.json(for: $0, host: host, instances: instances) })])
+    }
+}
+
+/// A pipeline as `GET /pipelines` and the admin API show it.
+enum PipelineStatus {
+    static func json(for definition: PipelineDefinition, host: HostContext, instances: [InstanceManager.InstanceSummary]) -> JSONValue {
+        let metrics = host.metrics.pipeline(definition.name)
+        let running = instances.filter { $0.pipeline == definition.name }
+        var params = JSONObject()
+        for param in definition.params { params.append(param.name, param.descriptionJSON) }
+        return .object([
+            "name": .string(definition.name),
+            "description": .string(definition.summary),
+            "file": .string(definition.file),
+            "version": .string(definition.version),
+            "paths": .array(definition.endpointPaths.map(JSONValue.string)),
+            "sharing": .string(definition.sharesInstances ? "shared" : "per_subscriber"),
+            "finite": .bool(definition.isFinite),
+            "params": .object(params),
+            "instances": .array(running.map { summary in
+                .object([
+                    "id": .string(summary.id), "version": .string(summary.version),
+                    "params": .object(summary.params), "subscribers": .int(summary.subscribers),
+                ])
+            }),
+            "subscribers": .int(metrics.subscribers.current),
+            "frames_emitted": .int(metrics.framesEmitted.current),
+            "frames_sent": .int(metrics.framesSent.current),
+            "frames_dropped": .int(metrics.totalDropped),
+        ])
     }
 }

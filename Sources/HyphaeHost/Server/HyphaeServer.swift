@@ -19,13 +19,27 @@ public final class HyphaeServer: Sendable {
     public static let version = "0.1.0"
 
     public let host: HostContext
+    public let reloader: PipelineReloader
     private let group: MultiThreadedEventLoopGroup
     private let serverChannel = Mutex<Channel?>(nil)
     private let nextConnection = Atomic<Int>(1)
+    private let watcher = Mutex<Task<Void, Never>?>(nil)
 
     public init(host: HostContext) {
         self.host = host
+        reloader = PipelineReloader(host: host, directory: host.configuration.pipelinesDirectory)
         group = MultiThreadedEventLoopGroup(numberOfThreads: host.configuration.eventLoopThreads)
+    }
+
+    /// Reloads whenever the pipelines folder changes, until shutdown.
+    public func watchPipelinesFolder() {
+        let folder = FolderWatcher(directory: host.configuration.pipelinesDirectory)
+        let reloader = self.reloader
+        watcher.withLock { task in
+            task = Task {
+                await folder.run { await reloader.reload(trigger: "file_change") }
+            }
+        }
     }
 
     /// Binds the listening socket; returns the port (useful with port 0).
@@ -85,7 +99,8 @@ public final class HyphaeServer: Sendable {
                 }
             }
         )
-        let routes = HTTPRouteHandler(routes: HTTPRoutes(host: host))
+        let admin = AdminAPI(host: host, reloader: reloader, directory: configuration.pipelinesDirectory)
+        let routes = HTTPRouteHandler(routes: HTTPRoutes(host: host, admin: admin))
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
             withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
                 context.pipeline.syncOperations.removeHandler(name: "hyphae.routes", promise: nil)
@@ -102,6 +117,7 @@ public final class HyphaeServer: Sendable {
     /// closes every connection with 1001, and waits for them up to the deadline.
     public func shutdown() async {
         guard host.beginShutdown() else { return }
+        watcher.withLock { $0?.cancel() }
         host.logger.info("shutting down", metadata: ["event": "shutdown_started", "connections": "\(host.channels.count)"])
         let listener = serverChannel.withLock { $0 }
         try? await listener?.close().get()

@@ -1,0 +1,242 @@
+import HyphaeCore
+import Logging
+import NIOCore
+
+/// What a reload did, for the log, the admin API and the tests.
+public struct ReloadReport: Sendable {
+    public var added: [String] = []
+    public var changed: [String] = []
+    public var removed: [String] = []
+    public var unchanged: [String] = []
+    /// Files whose new text was refused; the pipelines they held keep their old version.
+    public var failures: [String: [Diagnostic]] = [:]
+
+    public var succeeded: Bool { failures.isEmpty }
+
+    public var json: JSONValue {
+        var failed = JSONObject()
+        for (file, diagnostics) in failures.sorted(by: { $0.key < $1.key }) {
+            failed.append(file, .array(diagnostics.map(\.json)))
+        }
+        return .object([
+            "result": .string(succeeded ? "success" : "failed"),
+            "added": .array(added.map(JSONValue.string)),
+            "changed": .array(changed.map(JSONValue.string)),
+            "removed": .array(removed.map(JSONValue.string)),
+            "unchanged": .array(unchanged.map(JSONValue.string)),
+            "errors": .object(failed),
+        ])
+    }
+}
+
+extension Diagnostic {
+    /// A diagnostic as the admin API returns it.
+    public var json: JSONValue {
+        var object: JSONObject = ["severity": .string(severity.rawValue), "message": .string(message)]
+        if let field { object["field"] = .string(field) }
+        if let location {
+            object["file"] = .string(location.file)
+            object["line"] = .int(location.line)
+            object["column"] = .int(location.column)
+        }
+        object["text"] = .string(description)
+        return .object(object)
+    }
+}
+
+/// Applies the pipelines folder to a running host, one reload at a time.
+///
+/// A reload validates every file first. A file that fails keeps its pipeline's old
+/// version running; unchanged pipelines are not touched; a changed pipeline's new
+/// version is built before its subscribers move to it, on a frame boundary, keeping
+/// their connections, queues, stream ids and sequence numbers; a removed pipeline's
+/// subscribers get `stream_end` with `pipeline_removed`.
+public actor PipelineReloader {
+    private let host: HostContext
+    private let loader: PipelineLoader
+    private let directory: String
+    /// The latest refused text of each file, by file.
+    public private(set) var lastErrors: [String: [Diagnostic]] = [:]
+
+    public init(host: HostContext, directory: String) {
+        self.host = host
+        self.directory = directory
+        loader = PipelineLoader(registry: host.registry)
+    }
+
+    /// The latest problem of the file that defines `pipeline`.
+    public func lastError(forFile file: String) -> [Diagnostic]? {
+        lastErrors[file]
+    }
+
+    @discardableResult
+    public func reload(trigger: String) async -> ReloadReport {
+        let previous = host.currentCatalog
+        let fresh = PipelineCatalog.load(paths: [directory], loader: loader)
+        var report = ReloadReport()
+        var merged = merge(previous: previous, fresh: fresh, report: &report)
+
+        let oldByName = Dictionary(previous.pipelines.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var newByName = Dictionary(merged.pipelines.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+
+        // A changed pipeline whose new version cannot be built keeps the old one.
+        for (name, definition) in newByName {
+            guard let old = oldByName[name], old.version != definition.version else { continue }
+            do {
+                if case .success(let configuration) = definition.configure(with: definition.defaultParams) {
+                    try PipelineInstance.checkBuildable(configuration, logger: host.logger)
+                }
+            } catch {
+                let problem = Diagnostic.error(at: definition.nameLocation, field: nil, "the new version could not be built, so the old one keeps running: \(error)")
+                report.failures[definition.file, default: []].append(problem)
+                merged = replacing(name, in: merged, with: old)
+                newByName[name] = old
+            }
+        }
+
+        for name in Set(oldByName.keys).union(newByName.keys).sorted() {
+            switch (oldByName[name], newByName[name]) {
+            case (nil, _?): report.added.append(name)
+            case (_?, nil): report.removed.append(name)
+            case let (old?, new?) where old.version != new.version: report.changed.append(name)
+            default: report.unchanged.append(name)
+            }
+        }
+
+        host.replaceCatalog(merged)
+        for name in report.changed {
+            if let new = newByName[name] { await move(pipeline: name, to: new) }
+        }
+        for name in report.removed {
+            await end(pipeline: name, reason: "pipeline_removed", message: "the pipeline '\(name)' was removed")
+        }
+
+        for file in fresh.files.map(\.file) where report.failures[file] == nil { lastErrors[file] = nil }
+        for (file, diagnostics) in report.failures { lastErrors[file] = diagnostics }
+        for file in lastErrors.keys where !fresh.files.contains(where: { $0.file == file }) { lastErrors[file] = nil }
+
+        host.metrics.reloaded(result: report.succeeded ? "success" : "failed")
+        let level: Logger.Level = report.succeeded ? .info : .error
+        host.logger.log(level: level, "pipelines reloaded", metadata: [
+            "event": "reload", "trigger": "\(trigger)", "result": "\(report.succeeded ? "success" : "failed")",
+            "added": "\(report.added.joined(separator: ","))", "changed": "\(report.changed.joined(separator: ","))",
+            "removed": "\(report.removed.joined(separator: ","))",
+            "errors": "\(report.failures.values.flatMap { $0 }.map(\.description).joined(separator: " | "))",
+        ])
+        return report
+    }
+
+    /// The new catalog: each valid file's new version; for a refused file, the
+    /// version that was running. Pipelines already running win any clash of names
+    /// or paths with newcomers.
+    private func merge(previous: PipelineCatalog, fresh: PipelineCatalog, report: inout ReloadReport) -> PipelineCatalog {
+        let previousByFile = Dictionary(previous.files.compactMap { result in result.pipeline.map { (result.file, $0) } }, uniquingKeysWith: { first, _ in first })
+        var kept: [PipelineFileResult] = []
+        var changed: [PipelineFileResult] = []
+        var added: [PipelineFileResult] = []
+        for result in fresh.files {
+            if result.isValid, let pipeline = result.pipeline {
+                if let old = previousByFile[result.file] {
+                    if old.version == pipeline.version { kept.append(result) } else { changed.append(result) }
+                } else {
+                    added.append(result)
+                }
+            } else {
+                report.failures[result.file] = result.diagnostics.filter(\.isError)
+                if let old = previousByFile[result.file] {
+                    kept.append(PipelineFileResult(file: result.file, pipeline: old, diagnostics: []))
+                }
+            }
+        }
+        var merged = PipelineCatalog(checking: kept + changed + added)
+        // A changed file that now clashes with another pipeline keeps its old version.
+        for result in merged.files where !result.isValid {
+            report.failures[result.file] = result.diagnostics.filter(\.isError)
+            if let old = previousByFile[result.file], changed.contains(where: { $0.file == result.file }) {
+                merged = PipelineCatalog(checking: merged.files.map { $0.file == result.file ? PipelineFileResult(file: $0.file, pipeline: old, diagnostics: []) : $0 })
+            }
+        }
+        return merged
+    }
+
+    private func replacing(_ name: String, in catalog: PipelineCatalog, with old: PipelineDefinition) -> PipelineCatalog {
+        PipelineCatalog(checking: catalog.files.map { result in
+            result.pipeline?.name == name ? PipelineFileResult(file: result.file, pipeline: old, diagnostics: []) : result
+        })
+    }
+
+    /// Moves every subscriber of a changed pipeline to its new version.
+    private func move(pipeline name: String, to definition: PipelineDefinition) async {
+        let manager = host.instances
+        for old in manager.instances(of: name) where old.version != definition.version {
+            manager.retire(old)
+            // New instances this move created, with the first sequence number each must use.
+            let created = await withTaskGroup(of: [PipelineInstance].self) { group in
+                for handle in old.handles {
+                    group.addTask {
+                        (try? await handle.eventLoop.submit {
+                            Self.moveSubscribers(of: handle.fanOut.value, from: old, to: definition, manager: manager)
+                        }.get()) ?? []
+                    }
+                }
+                var all: [PipelineInstance] = []
+                for await instances in group { all += instances }
+                return all
+            }
+            let nextSequence = await old.stopAndWait()
+            for instance in created { instance.startIfNeeded(sequence: nextSequence) }
+        }
+    }
+
+    /// On the fan-out's loop, between two frames: each subscriber either moves to the
+    /// instance of the new version for its params or, when its params no longer fit,
+    /// ends with `params_invalid`. Returns the instances created here.
+    private static func moveSubscribers(
+        of fanOut: LoopFanOut, from old: PipelineInstance, to definition: PipelineDefinition, manager: InstanceManager
+    ) -> [PipelineInstance] {
+        var created: [PipelineInstance] = []
+        var writer = JSONWriter()
+        for subscription in fanOut.subscriptions where subscription.instance === old && !subscription.isFinished {
+            let kept = JSONObject(subscription.params.values.members.filter { subscription.params.setBySubscriber.contains($0.key) }.map { ($0.key, $0.value) })
+            let now = WallClock.nowMilliseconds()
+            let allocator = subscription.output.allocator
+            switch definition.resolveParams(kept).flatMap({ definition.configure(with: $0) }) {
+            case .success(let configuration):
+                let (instance, isNew) = manager.acquireForMove(definition, configuration: configuration)
+                if isNew { created.append(instance) }
+                fanOut.remove(subscription)
+                subscription.move(to: instance, params: configuration.params)
+                instance.fanOut(on: fanOut.eventLoop).add(subscription)
+                manager.release(old)
+                let notice = ServerMessage("stream_reloaded", streamID: subscription.streamID, payload: [
+                    "pipeline_version": .string(definition.version),
+                    "params": .object(configuration.params.values),
+                ])
+                subscription.offerNotice(OutboundFrames.text(notice.encoded(timestamp: now, writer: &writer), allocator: allocator))
+            case .failure(let problem):
+                let end = ServerMessage.streamEnd(subscription, reason: "params_invalid", message: "the pipeline changed and this subscription's params no longer fit it: \(problem.description)")
+                subscription.end(with: OutboundFrames.text(end.encoded(timestamp: now, writer: &writer), allocator: allocator))
+            }
+            subscription.output.flush()
+        }
+        return created
+    }
+
+    /// Ends every subscription of a pipeline, e.g. with `pipeline_removed`.
+    private func end(pipeline name: String, reason: String, message: String) async {
+        for instance in host.instances.instances(of: name) {
+            host.instances.retire(instance)
+            for handle in instance.handles {
+                try? await handle.eventLoop.submit {
+                    var writer = JSONWriter()
+                    for subscription in handle.fanOut.value.subscriptions where !subscription.isFinished {
+                        let end = ServerMessage.streamEnd(subscription, reason: reason, message: message)
+                        subscription.end(with: OutboundFrames.text(end.encoded(timestamp: WallClock.nowMilliseconds(), writer: &writer), allocator: subscription.output.allocator))
+                        subscription.output.flush()
+                    }
+                }.get()
+            }
+            instance.stop()
+        }
+    }
+}
