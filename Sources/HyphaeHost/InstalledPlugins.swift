@@ -1,5 +1,6 @@
 import Console
 import HyphaeCore
+import MFN
 import MovingAverage
 import Sampling
 import Ticker
@@ -9,6 +10,7 @@ import Ticker
 public enum InstalledPlugins {
     public static let all: [any StagePlugin.Type] = [
         ConsolePlugin.self,
+        MFNPlugin.self,
         MovingAveragePlugin.self,
         SamplingPlugin.self,
         TickerPlugin.self,
