@@ -72,6 +72,8 @@ let package = Package(
             dependencies: [
                 "HyphaeCore",
                 "HyphaeHost",
+                // bench-engine times the MFN engine directly.
+                "MFN",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -10,7 +10,7 @@ struct Hyphae: AsyncParsableCommand {
             transform stages and sink stages; `hyphae stages` lists the stage types this build knows.
             """,
         version: HyphaeVersion.current,
-        subcommands: [Serve.self, Validate.self, Tap.self, Stages.self]
+        subcommands: [Serve.self, Validate.self, Tap.self, Stages.self, BenchEngine.self]
     )
 }
 
