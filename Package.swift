@@ -97,6 +97,8 @@ let package = Package(
                 "HyphaeCore",
                 "HyphaeHost",
                 "HyphaeClient",
+                // `hyphae bench engine` times the MFN engine directly.
+                "MFN",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

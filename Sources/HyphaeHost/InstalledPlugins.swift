@@ -1,6 +1,7 @@
 import Compression
 import Console
 import HyphaeCore
+import MFN
 import MovingAverage
 import Sampling
 import Ticker
@@ -11,6 +12,7 @@ public enum InstalledPlugins {
     public static let all: [any StagePlugin.Type] = [
         CompressionPlugin.self,
         ConsolePlugin.self,
+        MFNPlugin.self,
         MovingAveragePlugin.self,
         SamplingPlugin.self,
         TickerPlugin.self,

@@ -10,10 +10,18 @@ struct Hyphae: AsyncParsableCommand {
             transform stages and sink stages; `hyphae stages` lists the stage types this build knows.
             """,
         version: HyphaeVersion.current,
-        subcommands: [Serve.self, Validate.self, Tap.self, Stages.self, Subscribe.self]
+        subcommands: [Serve.self, Validate.self, Tap.self, Stages.self, Subscribe.self, Bench.self]
     )
 }
 
 enum HyphaeVersion {
     static let current = "0.1.0"
+}
+
+/// Benchmarks, run on a release build: `swift build -c release`, then `.build/release/hyphae bench ...`.
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure Hyphae on this machine.",
+        subcommands: [BenchEngine.self]
+    )
 }
