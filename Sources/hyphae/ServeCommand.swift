@@ -63,8 +63,11 @@ struct Serve: AsyncParsableCommand {
         }
         let server = HyphaeServer(host: HostContext(configuration: settings, catalog: catalog, registry: registry, logger: logger))
         let port = try await server.start()
+        server.watchPipelinesFolder()
+        let reloadOnHangUp = reloadOnSignal(SIGHUP, server: server)
         StandardError.write("hyphae \(HyphaeServer.version) serving \(catalog.pipelines.count) pipeline\(catalog.pipelines.count == 1 ? "" : "s") on ws://\(settings.host):\(port)")
         await waitForShutdownSignal()
+        reloadOnHangUp.cancel()
         await server.shutdown()
     }
 
@@ -103,6 +106,21 @@ struct Serve: AsyncParsableCommand {
 }
 
 extension HostConfiguration.LogFormat: ExpressibleByArgument {}
+
+/// Reloads the pipelines each time the process receives `signalNumber` (SIGHUP).
+func reloadOnSignal(_ signalNumber: Int32, server: HyphaeServer) -> Task<Void, Never> {
+    let (signals, continuation) = AsyncStream<Int32>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    signal(signalNumber, SIG_IGN)
+    let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: DispatchQueue(label: "hyphae.sighup"))
+    source.setEventHandler { continuation.yield(signalNumber) }
+    source.resume()
+    return Task {
+        for await _ in signals {
+            await server.reloader.reload(trigger: "SIGHUP")
+        }
+        withExtendedLifetime(source) {}
+    }
+}
 
 /// Returns when the process receives SIGINT or SIGTERM.
 func waitForShutdownSignal() async {

@@ -142,7 +142,9 @@ public actor PipelineReloader {
                     added.append(result)
                 }
             } else {
-                report.failures[result.file] = result.diagnostics.filter(\.isError)
+                let errors = result.diagnostics.filter(\.isError)
+                guard !errors.isEmpty else { continue }
+                report.failures[result.file] = errors
                 if let old = previousByFile[result.file] {
                     kept.append(PipelineFileResult(file: result.file, pipeline: old, diagnostics: []))
                 }
