@@ -53,6 +53,8 @@ public final class ProtocolClient: Sendable {
                     upgradePipelineHandler: { channel, _ in
                         channel.eventLoop.makeCompletedFuture {
                             let operations = channel.pipeline.syncOperations
+                            // Past the upgrade, the bytes are WebSocket frames, not HTTP.
+                            operations.removeHandler(name: UpgradeRequestWriter.name, promise: nil)
                             try operations.addHandler(NIOWebSocketFrameAggregator(
                                 minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: 1 << 16, maxAccumulatedFrameSize: maxFrameSize))
                             try operations.addHandler(ClientMessageHandler(events: events))
@@ -64,7 +66,8 @@ public final class ProtocolClient: Sendable {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(
                         withClientUpgrade: (upgraders: [upgrader], completionHandler: { _ in })
                     )
-                    try channel.pipeline.syncOperations.addHandler(UpgradeRequestWriter(host: host, port: port, path: path, failure: upgraded))
+                    try channel.pipeline.syncOperations.addHandler(
+                        UpgradeRequestWriter(host: host, port: port, path: path, failure: upgraded), name: UpgradeRequestWriter.name)
                 }
             }
         let channel = try await bootstrap.connect(host: host, port: port).get()
@@ -225,6 +228,8 @@ private final class EventBuffer: Sendable {
 
 /// Writes the HTTP request that asks for the upgrade, once connected.
 private final class UpgradeRequestWriter: ChannelInboundHandler, RemovableChannelHandler {
+    static let name = "hyphae.upgrade-request"
+
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundOut = HTTPClientRequestPart
 
