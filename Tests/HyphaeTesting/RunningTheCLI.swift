@@ -1,5 +1,13 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// What a run of the `hyphae` executable printed and how it exited.
 public struct CommandResult: Sendable, CustomStringConvertible {
     public var status: Int32
@@ -72,8 +80,19 @@ public func runHyphae(
     environment: [String: String]? = nil,
     timeout: Double = 30
 ) throws -> CommandResult {
+    try runProgram(HyphaeExecutable.url(), arguments, in: directory, environment: environment, timeout: timeout)
+}
+
+/// Runs any program, as `runHyphae` runs `hyphae`: output collected, a deadline enforced.
+public func runProgram(
+    _ executable: URL,
+    _ arguments: [String],
+    in directory: URL = PackagePaths.root,
+    environment: [String: String]? = nil,
+    timeout: Double = 30
+) throws -> CommandResult {
     let process = Process()
-    process.executableURL = try HyphaeExecutable.url()
+    process.executableURL = executable
     process.arguments = arguments
     process.currentDirectoryURL = directory
     if let environment {
@@ -104,11 +123,108 @@ public func runHyphae(
     if exited.wait(timeout: .now() + timeout) == .timedOut {
         process.terminate()
         _ = exited.wait(timeout: .now() + 5)
-        throw HyphaeExecutableError.timedOut(arguments: arguments, seconds: timeout)
+        throw HyphaeExecutableError.timedOut(arguments: [executable.lastPathComponent] + arguments, seconds: timeout)
     }
     return CommandResult(
         status: process.terminationStatus,
         standardOutput: (try? String(contentsOf: outputURL, encoding: .utf8)) ?? "",
         standardError: (try? String(contentsOf: errorURL, encoding: .utf8)) ?? ""
     )
+}
+
+/// The first executable called `name` on the PATH.
+public func executableOnPath(_ name: String) -> URL? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+    for folder in path.split(separator: ":") where !folder.isEmpty {
+        let candidate = URL(fileURLWithPath: String(folder)).appendingPathComponent(name)
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+    }
+    return nil
+}
+
+/// `hyphae serve` running as a child process on a free loopback port. It is stopped
+/// (SIGTERM, then SIGKILL) by `stop()` or when the value goes away.
+public final class RunningHost {
+    public let port: Int
+    private let process: Process
+    private let exited = DispatchSemaphore(value: 0)
+    private let folder: TemporaryFolder
+    private let logURL: URL
+    private var stopped = false
+
+    /// Starts `hyphae serve --port 0` with `arguments` added, and waits until it
+    /// says which port it listens on.
+    public init(arguments: [String] = [], environment: [String: String] = [:], startTimeout: Double = 30) throws {
+        folder = try TemporaryFolder()
+        logURL = folder.url.appendingPathComponent("serve.log")
+        guard FileManager.default.createFile(atPath: logURL.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
+        let log = try FileHandle(forWritingTo: logURL)
+        defer { try? log.close() }
+        process = Process()
+        process.executableURL = try HyphaeExecutable.url()
+        process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--log-format", "json"] + arguments
+        process.currentDirectoryURL = PackagePaths.root
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, given in given }
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        let exited = self.exited
+        process.terminationHandler = { _ in exited.signal() }
+        try process.run()
+
+        // `serve` writes "hyphae <version> serving N pipelines on ws://HOST:PORT" once it listens.
+        let deadline = Date().addingTimeInterval(startTimeout)
+        var found: Int?
+        while found == nil, Date() < deadline, process.isRunning {
+            let text = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+            if let line = text.split(separator: "\n").first(where: { $0.contains(" serving ") && $0.contains("ws://") }),
+                let port = line.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) })
+            {
+                found = port
+            } else {
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
+        guard let found else {
+            let text = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+            if process.isRunning { process.terminate() }
+            throw ClientProgramError("hyphae serve did not start listening within \(startTimeout) s; its output:\n\(text)")
+        }
+        port = found
+    }
+
+    /// What the host has logged so far.
+    public var log: String {
+        (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+    }
+
+    public var isRunning: Bool { process.isRunning }
+
+    /// Asks the host to shut down gracefully and waits for it; kills it after `timeout`.
+    @discardableResult
+    public func stop(timeout: Double = 15) -> Int32? {
+        guard !stopped else { return process.isRunning ? nil : process.terminationStatus }
+        stopped = true
+        guard process.isRunning else { return process.terminationStatus }
+        process.terminate()
+        if exited.wait(timeout: .now() + timeout) == .timedOut {
+            kill(process.processIdentifier, SIGKILL)
+            _ = exited.wait(timeout: .now() + 5)
+            return nil
+        }
+        return process.terminationStatus
+    }
+
+    deinit {
+        stop()
+    }
+}
+
+/// A helper program that could not be run or did not behave.
+public struct ClientProgramError: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
 }
