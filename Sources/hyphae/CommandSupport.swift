@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import HyphaeCore
 import HyphaeHost
@@ -38,4 +39,22 @@ func loadCatalog(_ paths: [String]) -> PipelineCatalog {
 
 func printDiagnostics(_ diagnostics: [Diagnostic]) {
     for diagnostic in diagnostics { StandardError.write(diagnostic.description) }
+}
+
+/// A failure at run time (not a mistake in the command line): printed as
+/// `error: ...` without the usage text, exit status 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    var description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
+
+extension CommandFailure {
+    /// Prints the failure and turns it into exit status 1.
+    func exit() -> ExitCode {
+        StandardError.write("error: \(description)")
+        return ExitCode(1)
+    }
 }

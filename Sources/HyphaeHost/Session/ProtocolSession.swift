@@ -124,9 +124,10 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
         } else if error is NIOWebSocketError {
             // The protocol error handler has answered and is closing the connection.
             closeCode = closeCode ?? 1002
-        } else {
-            logger.debug("connection error", metadata: ["event": "connection_error", "error": "\(error)"])
-            context.close(promise: nil)
+        } else if context.channel.isActive {
+            logger.warning("connection error", metadata: ["event": "connection_error", "error": "\(error)"])
+            endAllSubscriptions()
+            close(code: 1011, reason: "internal error")
         }
     }
 
@@ -185,7 +186,8 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
             close(code: 1000, reason: "closed at the client's request")
         default:
             let known = ["init", "auth", "subscribe", "unsubscribe", "pong", "close"]
-            rejectInvalid("UNKNOWN_MESSAGE_TYPE", "unknown message type '\(type)'\(Suggestions.didYouMean(type, in: known)); known types: \(known.joined(separator: ", "))")
+            let hint = Suggestions.didYouMean(type, in: known)
+            rejectInvalid("UNKNOWN_MESSAGE_TYPE", "unknown message type '\(type)'\(hint.isEmpty ? ";" : "") known types: \(known.joined(separator: ", "))")
         }
     }
 
