@@ -62,9 +62,13 @@ public final class ProtocolClient: Sendable {
                 )
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(
-                        withClientUpgrade: (upgraders: [upgrader], completionHandler: { _ in })
+                        withClientUpgrade: (upgraders: [upgrader], completionHandler: { context in
+                            // Upgraded: WebSocket bytes must not reach the handler that reads HTTP responses.
+                            context.pipeline.syncOperations.removeHandler(name: UpgradeRequestWriter.name, promise: nil)
+                        })
                     )
-                    try channel.pipeline.syncOperations.addHandler(UpgradeRequestWriter(host: host, port: port, path: path, failure: upgraded))
+                    try channel.pipeline.syncOperations.addHandler(
+                        UpgradeRequestWriter(host: host, port: port, path: path, failure: upgraded), name: UpgradeRequestWriter.name)
                 }
             }
         let channel = try await bootstrap.connect(host: host, port: port).get()
@@ -227,6 +231,8 @@ private final class EventBuffer: Sendable {
 private final class UpgradeRequestWriter: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundOut = HTTPClientRequestPart
+
+    static let name = "hyphae.upgrade-request"
 
     private let host: String
     private let port: Int
