@@ -71,7 +71,13 @@ public final class ProtocolClient: Sendable {
                         UpgradeRequestWriter(host: host, port: port, path: path, failure: upgraded), name: UpgradeRequestWriter.name)
                 }
             }
-        let channel = try await bootstrap.connect(host: host, port: port).get()
+        let channel: Channel
+        do {
+            channel = try await bootstrap.connect(host: host, port: port).get()
+        } catch {
+            upgraded.fail(error)
+            throw error
+        }
         channel.closeFuture.whenComplete { _ in
             upgraded.fail(ClientError("the server closed the connection before the WebSocket upgrade to \(path)"))
         }
