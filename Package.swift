@@ -115,7 +115,12 @@ let package = Package(
         ),
         .testTarget(
             name: "HyphaeHostTests",
-            dependencies: ["HyphaeHost", "HyphaeCore", "HyphaeClient", "HyphaeTesting"]
+            dependencies: [
+                "HyphaeHost", "HyphaeCore", "HyphaeClient", "HyphaeTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "HyphaeCLITests",

@@ -64,13 +64,22 @@ public final class ProtocolClient: Sendable {
                 )
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(
-                        withClientUpgrade: (upgraders: [upgrader], completionHandler: { _ in })
+                        withClientUpgrade: (upgraders: [upgrader], completionHandler: { context in
+                            // Upgraded: WebSocket bytes must not reach the handler that reads HTTP responses.
+                            context.pipeline.syncOperations.removeHandler(name: UpgradeRequestWriter.name, promise: nil)
+                        })
                     )
                     try channel.pipeline.syncOperations.addHandler(
                         UpgradeRequestWriter(host: host, port: port, path: path, failure: upgraded), name: UpgradeRequestWriter.name)
                 }
             }
-        let channel = try await bootstrap.connect(host: host, port: port).get()
+        let channel: Channel
+        do {
+            channel = try await bootstrap.connect(host: host, port: port).get()
+        } catch {
+            upgraded.fail(error)
+            throw error
+        }
         channel.closeFuture.whenComplete { _ in
             upgraded.fail(ClientError("the server closed the connection before the WebSocket upgrade to \(path)"))
         }
@@ -232,6 +241,8 @@ private final class UpgradeRequestWriter: ChannelInboundHandler, RemovableChanne
 
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundOut = HTTPClientRequestPart
+
+    static let name = "hyphae.upgrade-request"
 
     private let host: String
     private let port: Int

@@ -185,7 +185,9 @@ extension ServerMessage {
         ServerMessage("stream_end", streamID: subscription.streamID, payload: [
             "reason": .string(reason),
             "message": .string(message),
-            "packets_sent": .int(subscription.packetsSent),
+            // A finished run's stream_end waits behind the frames still queued, which
+            // nothing can drop any more: by the time the client reads it they are sent.
+            "packets_sent": .int(subscription.packetsSent + subscription.queuedCount),
             "dropped_frames": .int(subscription.droppedFrames),
         ])
     }

@@ -1,0 +1,59 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// An HTTP/1.1 response read off a raw TCP connection: enough to test the host's
+/// plain endpoints without depending on an HTTP client library.
+struct HTTPReply: Sendable {
+    var status: Int
+    var headers: [String: String]
+    var body: String
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Sends `GET path` with `Connection: close` and reads until the server closes.
+    static func get(host: String, port: Int, path: String, method: String = "GET") async throws -> HTTPReply {
+        let collector = ResponseCollector()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+            }
+            .connect(host: host, port: port).get()
+        let request = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n\r\n"
+        try await channel.writeAndFlush(ByteBuffer(string: request)).get()
+        try await channel.closeFuture.get()
+        return try parse(collector.received)
+    }
+
+    private static func parse(_ raw: String) throws -> HTTPReply {
+        guard let split = raw.range(of: "\r\n\r\n") else { throw Failure(description: "no complete HTTP head in: \(raw)") }
+        let headLines = raw[..<split.lowerBound].components(separatedBy: "\r\n")
+        let statusParts = headLines.first?.split(separator: " ") ?? []
+        guard statusParts.count >= 2, let status = Int(statusParts[1]) else {
+            throw Failure(description: "no HTTP status line in: \(raw)")
+        }
+        var headers: [String: String] = [:]
+        for line in headLines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return HTTPReply(status: status, headers: headers, body: String(raw[split.upperBound...]))
+    }
+}
+
+/// Gathers everything a connection receives.
+private final class ResponseCollector: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    private let storage = Mutex("")
+
+    var received: String { storage.withLock { $0 } }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        storage.withLock { $0 += String(buffer: buffer) }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import HyphaeClient
+import HyphaeCore
+import HyphaeHost
+import HyphaeTesting
+import Logging
+import Synchronization
+
+struct HostStartError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// A real host on a free loopback port, serving pipeline files written into a
+/// temporary folder. Hands out connected clients and closes them with the host.
+final class RunningHost: Sendable {
+    let server: HyphaeServer
+    let port: Int
+    private let clients = Mutex<[ProtocolClient]>([])
+
+    private init(server: HyphaeServer, port: Int) {
+        self.server = server
+        self.port = port
+    }
+
+    var configuration: HostConfiguration { server.host.configuration }
+
+    static func start(
+        pipelines: [String: String], folder: TemporaryFolder, configure: (inout HostConfiguration) -> Void
+    ) async throws -> RunningHost {
+        for (name, yaml) in pipelines {
+            try folder.write("\(name).yaml", yaml)
+        }
+        var configuration = HostConfiguration()
+        configuration.host = "127.0.0.1"
+        configuration.port = 0
+        configuration.pipelinesDirectory = folder.url.path
+        configuration.shutdownDeadline = 5
+        configure(&configuration)
+        let registry = InstalledPlugins.registry()
+        let catalog = PipelineCatalog.load(paths: [configuration.pipelinesDirectory], loader: PipelineLoader(registry: registry, environment: [:]))
+        guard !catalog.hasErrors else {
+            throw HostStartError(description: "the test pipelines do not load:\n" + catalog.diagnostics.map(\.description).joined(separator: "\n"))
+        }
+        let logger = Logger(label: "hyphae.e2e") { _ in SwiftLogNoOpLogHandler() }
+        let server = HyphaeServer(host: HostContext(configuration: configuration, catalog: catalog, registry: registry, logger: logger))
+        let port = try await server.start()
+        return RunningHost(server: server, port: port)
+    }
+
+    /// A client connected to `path`, closed when the host stops.
+    func connect(_ path: String = "/ws") async throws -> ProtocolClient {
+        let client = try await ProtocolClient.connect(host: "127.0.0.1", port: port, path: path)
+        clients.withLock { $0.append(client) }
+        return client
+    }
+
+    /// A plain HTTP GET against the host.
+    func get(_ path: String) async throws -> HTTPReply {
+        try await HTTPReply.get(host: "127.0.0.1", port: port, path: path)
+    }
+
+    /// `GET /pipelines`, the entry of one pipeline.
+    func pipelineStatus(_ name: String) async throws -> JSONObject {
+        let reply = try await get("/pipelines")
+        guard reply.status == 200, let document = try? JSONParser.parse(reply.body).objectValue,
+            let entries = document["pipelines"]?.arrayValue
+        else {
+            throw HostStartError(description: "GET /pipelines answered \(reply.status): \(reply.body)")
+        }
+        guard let entry = entries.compactMap(\.objectValue).first(where: { $0["name"]?.stringValue == name }) else {
+            throw HostStartError(description: "GET /pipelines does not list '\(name)': \(reply.body)")
+        }
+        return entry
+    }
+
+    /// Polls `GET /pipelines` until `condition` holds for the pipeline's entry,
+    /// for things that no message announces (counters, instances stopping).
+    @discardableResult
+    func waitForPipelineStatus(
+        _ name: String, timeout: Duration = .seconds(15), what: String, until condition: (JSONObject) -> Bool
+    ) async throws -> JSONObject {
+        let deadline = ContinuousClock.now + timeout
+        var last = try await pipelineStatus(name)
+        while !condition(last) {
+            guard ContinuousClock.now < deadline else {
+                throw HostStartError(description: "waited \(timeout) for \(what); GET /pipelines last showed \(JSONValue.object(last).jsonText)")
+            }
+            try await Task.sleep(for: .milliseconds(25))
+            last = try await pipelineStatus(name)
+        }
+        return last
+    }
+
+    func stop() async {
+        await server.shutdown()
+        for client in clients.withLock({ $0 }) {
+            await client.disconnect()
+        }
+    }
+}
+
+/// Runs `body` against a fresh host and always shuts the host down afterwards.
+func withHost<Result>(
+    pipelines: [String: String] = TestPipelines.standard,
+    configure: (inout HostConfiguration) -> Void = { _ in },
+    _ body: (RunningHost) async throws -> Result
+) async throws -> Result {
+    let folder = try TemporaryFolder()
+    let host = try await RunningHost.start(pipelines: pipelines, folder: folder, configure: configure)
+    let result: Result
+    do {
+        result = try await body(host)
+    } catch {
+        await host.stop()
+        throw error
+    }
+    await host.stop()
+    withExtendedLifetime(folder) {}
+    return result
+}
