@@ -53,13 +53,28 @@ final class InstanceManager: Sendable {
         obtain(definition, configuration: configuration, enforcingCapacity: true)?.instance
     }
 
-    /// The instance a subscriber moves to on a reload: shared by key like `acquire`,
-    /// but never refused for capacity (the subscriber is already being served).
-    /// `isNew` says whether this call created it (and it still needs starting).
-    func acquireForMove(_ definition: PipelineDefinition, configuration: PipelineConfiguration) -> (instance: PipelineInstance, isNew: Bool) {
-        // Without the capacity check there is always an instance to hand out.
-        obtain(definition, configuration: configuration, enforcingCapacity: false)
-            ?? (makeInstance(definition, configuration: configuration, number: 0), true)
+    /// The instance a subscriber moves to on a reload: `successor` when the move
+    /// already made one for these params, otherwise a new one (which the caller
+    /// starts), shared with later subscribers when no other instance serves these
+    /// params. Never refused for capacity: the subscriber is already being served.
+    func acquireForMove(_ definition: PipelineDefinition, configuration: PipelineConfiguration, joining successor: PipelineInstance?) -> PipelineInstance {
+        let shares = definition.sharesInstances
+        return state.withLock { state in
+            if let successor, var entry = state.entries[ObjectIdentifier(successor)] {
+                entry.subscribers += 1
+                state.entries[ObjectIdentifier(successor)] = entry
+                return successor
+            }
+            let number = state.nextID
+            state.nextID += 1
+            var key = Key(pipeline: definition.name, version: definition.version, params: configuration.params.values)
+            if !shares { key.exclusiveID = number }
+            let instance = makeInstance(definition, configuration: configuration, number: number)
+            let identifier = ObjectIdentifier(instance)
+            state.entries[identifier] = Entry(instance: instance, key: key, subscribers: 1, isRunning: true)
+            if shares, state.shared[key] == nil { state.shared[key] = identifier }
+            return instance
+        }
     }
 
     private func obtain(

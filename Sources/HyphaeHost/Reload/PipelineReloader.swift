@@ -1,6 +1,7 @@
 import HyphaeCore
 import Logging
 import NIOCore
+import Synchronization
 
 /// What a reload did, for the log, the admin API and the tests.
 public struct ReloadReport: Sendable {
@@ -69,8 +70,24 @@ public actor PipelineReloader {
         lastErrors[file]
     }
 
+    /// The latest reload asked for; each one waits for the one before it.
+    private var latestReload: Task<ReloadReport, Never>?
+
+    /// Reloads the folder. Reloads run one at a time, in the order asked for: one
+    /// that started while another was moving subscribers would otherwise move them
+    /// again from an instance that has not started yet.
     @discardableResult
     public func reload(trigger: String) async -> ReloadReport {
+        let previous = latestReload
+        let reload = Task { [self] in
+            _ = await previous?.value
+            return await reloadNow(trigger: trigger)
+        }
+        latestReload = reload
+        return await reload.value
+    }
+
+    private func reloadNow(trigger: String) async -> ReloadReport {
         let previous = host.currentCatalog
         let fresh = PipelineCatalog.load(paths: [directory], loader: loader)
         var report = ReloadReport()
@@ -168,35 +185,35 @@ public actor PipelineReloader {
     }
 
     /// Moves every subscriber of a changed pipeline to its new version.
+    ///
+    /// Each old instance stops first: once its task has ended, every frame it made is
+    /// already queued on the loops ahead of the move, so its subscribers receive all
+    /// of them, and the new instances number their frames on from where it stopped.
+    /// The subscribers of one old instance move to instances of their own (one per
+    /// params), never to one that another instance's subscribers or a newcomer
+    /// already read, whose numbering differs.
     private func move(pipeline name: String, to definition: PipelineDefinition) async {
         let manager = host.instances
         for old in manager.instances(of: name) where old.version != definition.version {
             manager.retire(old)
-            // New instances this move created, with the first sequence number each must use.
-            let created = await withTaskGroup(of: [PipelineInstance].self) { group in
-                for handle in old.handles {
-                    group.addTask {
-                        (try? await handle.eventLoop.submit {
-                            Self.moveSubscribers(of: handle.fanOut.value, from: old, to: definition, manager: manager)
-                        }.get()) ?? []
-                    }
-                }
-                var all: [PipelineInstance] = []
-                for await instances in group { all += instances }
-                return all
-            }
             let nextSequence = await old.stopAndWait()
-            for instance in created { instance.startIfNeeded(sequence: nextSequence) }
+            let successors = SuccessorInstances(definition: definition, manager: manager)
+            for handle in old.handles {
+                try? await handle.eventLoop.submit {
+                    Self.moveSubscribers(of: handle.fanOut.value, from: old, to: definition, successors: successors, manager: manager)
+                }.get()
+            }
+            for instance in successors.created { instance.startIfNeeded(sequence: nextSequence) }
         }
     }
 
     /// On the fan-out's loop, between two frames: each subscriber either moves to the
     /// instance of the new version for its params or, when its params no longer fit,
-    /// ends with `params_invalid`. Returns the instances created here.
+    /// ends with `params_invalid`.
     private static func moveSubscribers(
-        of fanOut: LoopFanOut, from old: PipelineInstance, to definition: PipelineDefinition, manager: InstanceManager
-    ) -> [PipelineInstance] {
-        var created: [PipelineInstance] = []
+        of fanOut: LoopFanOut, from old: PipelineInstance, to definition: PipelineDefinition,
+        successors: SuccessorInstances, manager: InstanceManager
+    ) {
         var writer = JSONWriter()
         for subscription in fanOut.subscriptions where subscription.instance === old && !subscription.isFinished {
             let kept = JSONObject(subscription.params.values.members.filter { subscription.params.setBySubscriber.contains($0.key) }.map { ($0.key, $0.value) })
@@ -204,8 +221,7 @@ public actor PipelineReloader {
             let allocator = subscription.output.allocator
             switch definition.resolveParams(kept).flatMap({ definition.configure(with: $0) }) {
             case .success(let configuration):
-                let (instance, isNew) = manager.acquireForMove(definition, configuration: configuration)
-                if isNew { created.append(instance) }
+                let instance = successors.instance(for: configuration)
                 fanOut.remove(subscription)
                 subscription.move(to: instance, params: configuration.params)
                 instance.fanOut(on: fanOut.eventLoop).add(subscription)
@@ -221,7 +237,6 @@ public actor PipelineReloader {
             }
             subscription.output.flush()
         }
-        return created
     }
 
     /// Ends every subscription of a pipeline, e.g. with `pipeline_removed`.
@@ -239,6 +254,40 @@ public actor PipelineReloader {
                 }.get()
             }
             instance.stop()
+        }
+    }
+}
+
+/// The instances one old instance's subscribers move to, one per params, and the
+/// ones the move created (to start once everyone is on board).
+private final class SuccessorInstances: Sendable {
+    private struct State {
+        var byParams: [JSONObject: PipelineInstance] = [:]
+        var created: [PipelineInstance] = []
+    }
+
+    private let definition: PipelineDefinition
+    private let manager: InstanceManager
+    private let state = Mutex(State())
+
+    init(definition: PipelineDefinition, manager: InstanceManager) {
+        self.definition = definition
+        self.manager = manager
+    }
+
+    var created: [PipelineInstance] { state.withLock { $0.created } }
+
+    /// The successor for a subscriber with these params, counted as one of its subscribers.
+    func instance(for configuration: PipelineConfiguration) -> PipelineInstance {
+        state.withLock { state in
+            let params = configuration.params.values
+            let existing = state.byParams[params]
+            let instance = manager.acquireForMove(definition, configuration: configuration, joining: existing)
+            if existing == nil {
+                state.byParams[params] = instance
+                state.created.append(instance)
+            }
+            return instance
         }
     }
 }
