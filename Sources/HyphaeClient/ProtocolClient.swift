@@ -64,10 +64,7 @@ public final class ProtocolClient: Sendable {
                 )
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(
-                        withClientUpgrade: (upgraders: [upgrader], completionHandler: { context in
-                            // Upgraded: WebSocket bytes must not reach the handler that reads HTTP responses.
-                            context.pipeline.syncOperations.removeHandler(name: UpgradeRequestWriter.name, promise: nil)
-                        })
+                        withClientUpgrade: (upgraders: [upgrader], completionHandler: { _ in })
                     )
                     try channel.pipeline.syncOperations.addHandler(
                         UpgradeRequestWriter(host: host, port: port, path: path, failure: upgraded), name: UpgradeRequestWriter.name)
@@ -241,8 +238,6 @@ private final class UpgradeRequestWriter: ChannelInboundHandler, RemovableChanne
 
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundOut = HTTPClientRequestPart
-
-    static let name = "hyphae.upgrade-request"
 
     private let host: String
     private let port: Int
