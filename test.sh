@@ -17,4 +17,16 @@ fi
 python_ready || { echo "test.sh: python3 with numpy and websockets is needed for the cross-check tests" >&2; exit 1; }
 
 swift build --build-tests --manifest-cache none
-swift test --skip-build "$@"
+
+# The suites are XCTest; the closing line says how many ran and failed.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+swift test --skip-build --disable-swift-testing "$@" 2>&1 | tee "$log" || status=$?
+summary=$(grep -E 'Executed [0-9]+ tests?, with [0-9]+ failures?' "$log" | tail -n 1)
+executed=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
+failed=$(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
+if [ -n "$summary" ]; then
+    echo "$((executed - failed)) passed, $failed failed"
+fi
+exit "$status"
