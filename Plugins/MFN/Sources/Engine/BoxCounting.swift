@@ -47,73 +47,102 @@ public enum BoxCounting {
     }
 
     /// Counts the cells for which `isActive(index)` holds and measures their dimension over the standard
-    /// sizes in about side² work: the size-2 occupancy is built from the cells, and each larger size's
-    /// occupancy from the one before (a box of size 2s is occupied when any of its four s-boxes is),
-    /// in place in one buffer.
+    /// sizes in about side²/64 work per size once the cells are read: each row is packed into 64-bit
+    /// words (bit `c % 64` of word `c / 64` is column `c`), so that a box row of size 2s is the OR of two
+    /// box rows of size s (done in place, one buffer), and the boxes along a packed row are counted by
+    /// folding each group of s bits onto its first bit and counting those bits.
     @inline(__always)
     static func countAndDimension(
         side: Int, isActive: (Int) -> Bool
     ) -> (activeCells: Int, dimension: Double) {
-        let firstLevelSide = (side + 1) / 2
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: firstLevelSide * firstLevelSide) {
-            occupancy in
+        let wordsPerRow = (side + 63) / 64
+        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: side * wordsPerRow) { rows in
             var activeCells = 0
-            // Each size-2 box gathers a 2×2 block; on an odd side the last row and column of boxes hang
-            // over the grid, and their missing cells read as inactive.
-            for boxRow in 0..<firstLevelSide {
-                let top = 2 * boxRow * side
-                let hasBottom = 2 * boxRow + 1 < side
-                let bottom = hasBottom ? top + side : top
-                let boxes = occupancy.baseAddress.map { $0 + boxRow * firstLevelSide }
-                for boxColumn in 0..<(side / 2) {
-                    let left = 2 * boxColumn
-                    var inBox = (isActive(top + left) ? 1 : 0) + (isActive(top + left + 1) ? 1 : 0)
-                    if hasBottom {
-                        inBox += (isActive(bottom + left) ? 1 : 0) + (isActive(bottom + left + 1) ? 1 : 0)
-                    }
-                    activeCells += inBox
-                    boxes?[boxColumn] = inBox > 0 ? 1 : 0
-                }
-                if side % 2 == 1 {
-                    let left = side - 1
-                    var inBox = isActive(top + left) ? 1 : 0
-                    if hasBottom { inBox += isActive(bottom + left) ? 1 : 0 }
-                    activeCells += inBox
-                    boxes?[side / 2] = inBox > 0 ? 1 : 0
+            for row in 0..<side {
+                for wordIndex in 0..<wordsPerRow {
+                    let first = wordIndex * 64
+                    let word = packedWord(first: row * side + first, count: min(64, side - first), isActive: isActive)
+                    activeCells &+= word.nonzeroBitCount
+                    rows[row * wordsPerRow + wordIndex] = word
                 }
             }
             guard activeCells > 0 else { return (0, 0) }
             var fit = LogLogFit()
-            var levelSide = firstLevelSide
+            var rowCount = side
             var size = 2
             while size * 2 <= side {
-                var occupied = 0
-                for index in 0..<(levelSide * levelSide) {
-                    occupied &+= Int(occupancy[index])
-                }
-                fit.add(size: size, count: occupied)
-                let nextSide = (levelSide + 1) / 2
-                for row in 0..<nextSide {
-                    let top = 2 * row * levelSide
-                    let bottom = top + levelSide
-                    let hasBottom = 2 * row + 1 < levelSide
-                    for column in 0..<nextSide {
-                        let left = 2 * column
-                        let hasRight = left + 1 < levelSide
-                        var any = occupancy[top + left]
-                        if hasRight { any |= occupancy[top + left + 1] }
-                        if hasBottom {
-                            any |= occupancy[bottom + left]
-                            if hasRight { any |= occupancy[bottom + left + 1] }
-                        }
-                        occupancy[row * nextSide + column] = any
+                // Rows of boxes of `size` from those of `size / 2`; a last row without a partner is a
+                // box row hanging over the bottom edge, and its missing half reads as empty.
+                let nextRowCount = (rowCount + 1) / 2
+                for row in 0..<nextRowCount {
+                    let top = 2 * row * wordsPerRow
+                    let hasBottom = 2 * row + 1 < rowCount
+                    for wordIndex in 0..<wordsPerRow {
+                        let bottom = hasBottom ? rows[top + wordsPerRow + wordIndex] : 0
+                        rows[row * wordsPerRow + wordIndex] = rows[top + wordIndex] | bottom
                     }
                 }
-                levelSide = nextSide
+                rowCount = nextRowCount
+                fit.add(size: size, count: occupiedBoxes(rows, rowCount: rowCount, wordsPerRow: wordsPerRow, size: size))
                 size *= 2
             }
             return (activeCells, fit.slope)
         }
+    }
+
+    /// Bit `i` set when cell `first + i` is active, for `i < count` (at most 64). Bits past the grid's
+    /// right edge stay 0, so boxes hanging over it see only their cells on the grid.
+    @inline(__always)
+    private static func packedWord(first: Int, count: Int, isActive: (Int) -> Bool) -> UInt64 {
+        var word: UInt64 = 0
+        if count == 64 {
+            // A constant trip count, which the compiler unrolls.
+            for bit in 0..<64 {
+                word |= (isActive(first &+ bit) ? 1 : 0) &<< UInt64(bit)
+            }
+        } else {
+            for bit in 0..<count {
+                word |= (isActive(first &+ bit) ? 1 : 0) &<< UInt64(bit)
+            }
+        }
+        return word
+    }
+
+    /// Occupied `size`×`size` boxes, given the packed box rows of that size.
+    private static func occupiedBoxes(
+        _ rows: UnsafeMutableBufferPointer<UInt64>, rowCount: Int, wordsPerRow: Int, size: Int
+    ) -> Int {
+        var occupied = 0
+        if size <= 64 {
+            // After the folds, bit j holds the OR of bits j ..< j + size; the boxes start at the
+            // multiples of `size`, which 64 is one of, so no box straddles two words.
+            var starts: UInt64 = 0
+            for bit in stride(from: 0, to: 64, by: size) { starts |= 1 &<< UInt64(bit) }
+            for index in 0..<(rowCount * wordsPerRow) {
+                var folded = rows[index]
+                var shift: UInt64 = 1
+                while shift < UInt64(size) {
+                    folded |= folded &>> shift
+                    shift &<<= 1
+                }
+                occupied &+= (folded & starts).nonzeroBitCount
+            }
+        } else {
+            // A box spans `size / 64` whole words (the last box of a row may have fewer).
+            let wordsPerBox = size / 64
+            for row in 0..<rowCount {
+                var first = 0
+                while first < wordsPerRow {
+                    var any: UInt64 = 0
+                    for wordIndex in first..<min(first + wordsPerBox, wordsPerRow) {
+                        any |= rows[row * wordsPerRow + wordIndex]
+                    }
+                    occupied &+= any != 0 ? 1 : 0
+                    first += wordsPerBox
+                }
+            }
+        }
+        return occupied
     }
 }
 

@@ -173,8 +173,12 @@ private struct MomentLanes {
         let shifted = values - shift
         shiftedSum += shifted
         shiftedSquares += shifted * shifted
-        minimum = pointwiseMin(minimum, values)
-        maximum = pointwiseMax(maximum, values)
+        // The same choices as `Swift.min(minimum, value)` and `Swift.max(maximum, value)` lane by lane
+        // (ties keep the old minimum and take the new maximum), written as compare-and-replace because
+        // `pointwiseMin`/`pointwiseMax` compile to branches per lane, while this is one min/max
+        // instruction.
+        minimum.replace(with: values, where: values .< minimum)
+        maximum.replace(with: values, where: values .>= maximum)
         squares += values * values
         gradientSquared += gradient
     }

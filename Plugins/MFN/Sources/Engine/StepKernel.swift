@@ -1,10 +1,9 @@
 /// Steps 2–5 of `MyceliumField.step()`, one row at a time from the current buffers into the next ones.
 ///
-/// Each row is written by two short loops (activator and inhibitor, then potential) that the compiler
-/// can vectorise; a row's values are still in L1 when the second loop reads them. Only the first and
-/// last cell of a row wrap sideways and are done apart, so the interior loops have no modulo. The first
-/// loop compares the unclipped `a'` with the Turing threshold, as the model does, and leaves the boost
-/// (5 mV or 0) in the potential row, which the second loop then adds to the diffused value.
+/// Each row is one pass that computes `a'`, `h'` and `V'` of a cell together (see `advanceRow`). Only
+/// the first and last cell of a row wrap sideways and are done apart, so the interior loop has no
+/// modulo and no branch. `a'` is compared with the Turing threshold before it is clipped, as the model
+/// does, and the boost (5 mV or 0) is added to the diffused potential of the same cell.
 struct StepKernel {
     private let side: Int
     private let alpha: Double
@@ -59,16 +58,14 @@ struct StepKernel {
         // The flags passed on are literals, so that every combination gets its own branch-free loop.
         switch (turingEnabled, jitter) {
         case (true, nil):
-            react(rows)
-            return diffusePotential(rows, addingBoost: true, clipping: true)
+            return advanceRow(rows, turing: true, clipping: true)
         case (false, nil):
-            return diffusePotential(rows, addingBoost: false, clipping: true)
+            return advanceRow(rows, turing: false, clipping: true)
         case (true, let jitter?):
-            react(rows)
-            _ = diffusePotential(rows, addingBoost: true, clipping: false)
+            _ = advanceRow(rows, turing: true, clipping: false)
             return jitterAndClip(rows, deviation: jitter, random: &random)
         case (false, let jitter?):
-            _ = diffusePotential(rows, addingBoost: false, clipping: false)
+            _ = advanceRow(rows, turing: false, clipping: false)
             return jitterAndClip(rows, deviation: jitter, random: &random)
         }
     }
@@ -84,62 +81,123 @@ struct StepKernel {
         return nonFinite == 0
     }
 
-    /// The activator and inhibitor rows, clipped, and the Turing boost for each cell of the row.
-    private func react(_ rows: RowOffsets) {
-        let (aUp, aHere, aDown, aOut) = (a + rows.up, a + rows.here, a + rows.down, nextA + rows.here)
-        let (hUp, hHere, hDown, hOut) = (h + rows.up, h + rows.here, h + rows.down, nextH + rows.here)
-        let boosts = nextV + rows.here
-        let (dA, rA, dH, rH) = (diffusionActivator, reactionActivator, diffusionInhibitor, reactionInhibitor)
-        let (threshold, boost) = (turingThreshold, MyceliumField.turingBoostVolts)
-        @inline(__always)
-        func cell(_ column: Int, left: Int, right: Int) {
-            let oldA = aHere[column]
-            let oldH = hHere[column]
-            let lapA = (((aUp[column] + aDown[column]) + aHere[left]) + aHere[right]) - 4.0 * oldA
-            let lapH = (((hUp[column] + hDown[column]) + hHere[left]) + hHere[right]) - 4.0 * oldH
-            let newA = (oldA + dA * lapA) + rA * ((oldA * (1.0 - oldA)) - oldH)
-            let newH = (oldH + dH * lapH) + rH * (oldA - oldH)
-            boosts[column] = newA > threshold ? boost : 0
-            aOut[column] = newA < 0 ? 0 : (newA > 1 ? 1 : newA)
-            hOut[column] = newH < 0 ? 0 : (newH > 1 ? 1 : newH)
-        }
-        let last = side - 1
-        cell(0, left: last, right: 1)
-        for column in 1..<last {
-            cell(column, left: column - 1, right: column + 1)
-        }
-        cell(last, left: last - 1, right: 0)
-    }
-
-    /// `V + alpha·L(V)`, plus the boost left in the row by `reactActivator` (adding 0 changes nothing),
-    /// and when `clipping`, clipped with the finiteness check of `clipPotentials`. Both flags are
-    /// constants at each call, so each use compiles to its own loop.
+    /// One row of `a'`, `h'` (when `turing`) and `V'` in a single pass: each cell's activator decides
+    /// its own potential's boost, so nothing is stored between two loops and each input row is read
+    /// once. The interior goes two columns at a time in `SIMD2` lanes, because the compiler will not
+    /// vectorise a loop over nine input and three output pointers on its own (too many possible
+    /// overlaps to check at run time); the lanes do exactly the scalar operations, in the same order,
+    /// so the result is bit for bit the scalar one. The two wrapping edge columns, and an odd interior
+    /// column left over, take the scalar path. When `clipping` is false the caller clips after jitter.
     @inline(__always)
-    private func diffusePotential(_ rows: RowOffsets, addingBoost: Bool, clipping: Bool) -> Bool {
-        let (up, here, down, out) = (v + rows.up, v + rows.here, v + rows.down, nextV + rows.here)
-        let alpha = alpha
-        var nonFinite: UInt64 = 0
-        @inline(__always)
-        func cell(_ column: Int, left: Int, right: Int) {
-            let center = here[column]
-            let lap = (((up[column] + down[column]) + here[left]) + here[right]) - 4.0 * center
-            var next = center + alpha * lap
-            if addingBoost { next = next + out[column] }
-            if clipping {
-                nonFinite |= PotentialClip.isNonFinite(next)
-                next = PotentialClip.clip(next)
-            }
-            out[column] = next
-        }
+    private func advanceRow(_ rows: RowOffsets, turing: Bool, clipping: Bool) -> Bool {
         let last = side - 1
-        cell(0, left: last, right: 1)
-        for column in 1..<last {
-            cell(column, left: column - 1, right: column + 1)
+        var nonFinite: UInt64 = 0
+        nonFinite |= cell(rows, 0, left: last, right: 1, turing: turing, clipping: clipping)
+        // A NaN in `nonFiniteLanes` marks a lane that met a NaN or an infinity: `x · 0` is 0 for every
+        // finite x and NaN otherwise, and the NaN survives the additions.
+        var nonFiniteLanes = SIMD2<Double>()
+        // Flat indices with wrapping (&) arithmetic: none of them can overflow (they stay below
+        // gridSize², checked by the preconditions of `init`), and plain `+` would put an overflow
+        // check and its branch on each of them in the hottest loop.
+        let up = rows.up &- rows.here
+        let down = rows.down &- rows.here
+        var column = 1
+        while column &+ 1 < last {
+            nonFiniteLanes += pair(rows.here &+ column, up: up, down: down, turing: turing, clipping: clipping)
+            column &+= 2
         }
-        cell(last, left: last - 1, right: 0)
-        return nonFinite == 0
+        if column < last {
+            nonFinite |= cell(rows, column, left: column - 1, right: column + 1, turing: turing, clipping: clipping)
+        }
+        nonFinite |= cell(rows, last, left: last - 1, right: 0, turing: turing, clipping: clipping)
+        let lanesFinite = !nonFiniteLanes[0].isNaN && !nonFiniteLanes[1].isNaN
+        return nonFinite == 0 && lanesFinite
     }
 
+    /// The cells at flat indices `here` and `here + 1`, neither in an edge column; `up` and `down` are
+    /// the offsets of the rows above and below. Returns `V'·0` per lane (before the clip), which is NaN
+    /// where `V'` is not finite.
+    @inline(__always)
+    private func pair(_ here: Int, up: Int, down: Int, turing: Bool, clipping: Bool) -> SIMD2<Double> {
+        var boost = SIMD2<Double>()
+        if turing {
+            let oldA = load(a, here)
+            let oldH = load(h, here)
+            let lapA = (((load(a, here &+ up) + load(a, here &+ down)) + load(a, here &- 1)) + load(a, here &+ 1))
+                - 4.0 * oldA
+            let lapH = (((load(h, here &+ up) + load(h, here &+ down)) + load(h, here &- 1)) + load(h, here &+ 1))
+                - 4.0 * oldH
+            let newA = (oldA + diffusionActivator * lapA) + reactionActivator * ((oldA * (1.0 - oldA)) - oldH)
+            let newH = (oldH + diffusionInhibitor * lapH) + reactionInhibitor * (oldA - oldH)
+            boost.replace(with: MyceliumField.turingBoostVolts, where: newA .> turingThreshold)
+            store(Self.clipToUnit(newA), nextA, here)
+            store(Self.clipToUnit(newH), nextH, here)
+        }
+        let center = load(v, here)
+        let lap = (((load(v, here &+ up) + load(v, here &+ down)) + load(v, here &- 1)) + load(v, here &+ 1))
+            - 4.0 * center
+        var next = center + alpha * lap
+        // Adding the 0 of a cell without boost changes nothing, as in the scalar path.
+        if turing { next = next + boost }
+        let check = next * 0
+        if clipping {
+            let (low, high) = (MyceliumField.potentialRange.lowerBound, MyceliumField.potentialRange.upperBound)
+            next.replace(with: low, where: next .< low)
+            next.replace(with: high, where: next .> high)
+        }
+        store(next, nextV, here)
+        return check
+    }
+
+    /// One cell, with its sideways neighbours given (they wrap at the edges); 1 when `V'` is not finite.
+    @inline(__always)
+    private func cell(_ rows: RowOffsets, _ column: Int, left: Int, right: Int, turing: Bool, clipping: Bool) -> UInt64 {
+        let here = rows.here + column
+        var boost = 0.0
+        if turing {
+            let oldA = a[here]
+            let oldH = h[here]
+            let lapA = (((a[rows.up + column] + a[rows.down + column]) + a[rows.here + left]) + a[rows.here + right])
+                - 4.0 * oldA
+            let lapH = (((h[rows.up + column] + h[rows.down + column]) + h[rows.here + left]) + h[rows.here + right])
+                - 4.0 * oldH
+            let newA = (oldA + diffusionActivator * lapA) + reactionActivator * ((oldA * (1.0 - oldA)) - oldH)
+            let newH = (oldH + diffusionInhibitor * lapH) + reactionInhibitor * (oldA - oldH)
+            boost = newA > turingThreshold ? MyceliumField.turingBoostVolts : 0
+            nextA[here] = newA < 0 ? 0 : (newA > 1 ? 1 : newA)
+            nextH[here] = newH < 0 ? 0 : (newH > 1 ? 1 : newH)
+        }
+        let center = v[here]
+        let lap = (((v[rows.up + column] + v[rows.down + column]) + v[rows.here + left]) + v[rows.here + right])
+            - 4.0 * center
+        var next = center + alpha * lap
+        if turing { next = next + boost }
+        let nonFinite = PotentialClip.isNonFinite(next)
+        if clipping { next = PotentialClip.clip(next) }
+        nextV[here] = next
+        return nonFinite
+    }
+
+    /// `[0, 1]`, lane by lane as `x < 0 ? 0 : (x > 1 ? 1 : x)`. The second test reads the result of
+    /// the first (the same answer, as 0 is not above 1), which lets the compiler use min/max
+    /// instructions instead of compare-and-blend sequences.
+    @inline(__always)
+    private static func clipToUnit(_ values: SIMD2<Double>) -> SIMD2<Double> {
+        var clipped = values
+        clipped.replace(with: 0, where: clipped .< 0)
+        clipped.replace(with: 1, where: clipped .> 1)
+        return clipped
+    }
+
+    @inline(__always)
+    private func load(_ base: UnsafePointer<Double>, _ index: Int) -> SIMD2<Double> {
+        UnsafeRawPointer(base + index).loadUnaligned(as: SIMD2<Double>.self)
+    }
+
+    @inline(__always)
+    private func store(_ values: SIMD2<Double>, _ base: UnsafeMutablePointer<Double>, _ index: Int) {
+        UnsafeMutableRawPointer(base + index).storeBytes(of: values, as: SIMD2<Double>.self)
+    }
 }
 
 /// Step 5 for one value.
