@@ -22,12 +22,32 @@ let pluginNames: [String] = {
     return names.filter { containsFiles("Plugins/\($0)/Sources") }.sorted()
 }()
 
+// The MFN engine's stencil loops run about twice as fast on 256-bit vectors (Docs/PERFORMANCE.md).
+// When the machine building Hyphae has AVX2 and FMA (every x86-64 server CPU since Haswell, 2013, and
+// AMD Zen), MFN is compiled for that level; the binary then needs such a CPU to run. Set
+// HYPHAE_PORTABLE_BUILD=1 to build for any x86-64. Swift never fuses a multiply and an add on its own,
+// so the results are the same bits either way.
+let vectorTuning: [String: [SwiftSetting]] = {
+    #if os(Linux) && arch(x86_64)
+    guard ProcessInfo.processInfo.environment["HYPHAE_PORTABLE_BUILD"] != "1",
+        let cpuInfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+        let flags = cpuInfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+    else { return [:] }
+    let features = Set(flags.split(separator: " ").map(String.init))
+    guard features.isSuperset(of: ["avx2", "fma", "bmi2"]) else { return [:] }
+    return ["MFN": [.unsafeFlags(["-target-cpu", "haswell"]), .define("HYPHAE_VECTOR_TARGET_HASWELL")]]
+    #else
+    return [:]
+    #endif
+}()
+
 let pluginTargets: [Target] = pluginNames.flatMap { name -> [Target] in
     var targets: [Target] = [
         .target(
             name: name,
             dependencies: ["HyphaeCore"] + (extraPluginDependencies[name] ?? []),
-            path: "Plugins/\(name)/Sources"
+            path: "Plugins/\(name)/Sources",
+            swiftSettings: vectorTuning[name] ?? []
         )
     ]
     if containsFiles("Plugins/\(name)/Tests") {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HyphaeCore
+import MFN
 
 struct BenchEngine: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -67,6 +68,7 @@ struct BenchEngine: AsyncParsableCommand {
         StandardError.write("warning: this is a debug build; for real figures run `swift build -c release` and .build/release/hyphae bench engine")
         #endif
         var rows: [JSONValue] = []
+        print("engine compiled for: \(MyceliumField.vectorTarget)")
         print("grid      step µs (min–max)         step+features µs (min–max)" + (numpy ? "   NumPy step+features µs   ratio" : "")
             + (countAllocations ? "   allocations/step (step, +features; control)" : ""))
         for side in parsedGridSizes {
@@ -114,6 +116,7 @@ struct BenchEngine: AsyncParsableCommand {
             "benchmark": "mfn_engine",
             "build": .string(build),
             "cores": .int(ProcessInfo.processInfo.activeProcessorCount),
+            "vector_target": .string(MyceliumField.vectorTarget),
             "iterations": .int(iterations),
             "repetitions": .int(repetitions),
             "numpy_steps": numpy ? .int(numpySteps) : .null,

@@ -16,7 +16,7 @@ final class SimulationTests: XCTestCase {
     }
 
     func testInitialStateFollowsTheModel() throws {
-        let field = try MyceliumField(seed: 3)
+        var field = try MyceliumField(seed: 3)
         let features = field.features()
         XCTAssertEqual(features.potMeanMV, -70, accuracy: 0.5)
         XCTAssertEqual(features.potStdMV, 5, accuracy: 0.5)

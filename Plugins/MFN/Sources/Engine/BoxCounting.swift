@@ -55,8 +55,26 @@ public enum BoxCounting {
     static func countAndDimension(
         side: Int, isActive: (Int) -> Bool
     ) -> (activeCells: Int, dimension: Double) {
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: packedWordCount(side: side)) { rows in
+            countAndDimension(side: side, packedRows: rows, isActive: isActive)
+        }
+    }
+
+    /// The words `countAndDimension(side:packedRows:isActive:)` needs for a `side`×`side` grid.
+    static func packedWordCount(side: Int) -> Int {
+        side * ((side + 63) / 64)
+    }
+
+    /// As `countAndDimension(side:isActive:)`, with the packed rows in `packedRows` (at least
+    /// `packedWordCount(side:)` words, overwritten), so that a caller measuring many fields can keep
+    /// one buffer instead of allocating.
+    @inline(__always)
+    static func countAndDimension(
+        side: Int, packedRows rows: UnsafeMutableBufferPointer<UInt64>, isActive: (Int) -> Bool
+    ) -> (activeCells: Int, dimension: Double) {
+        precondition(rows.count >= packedWordCount(side: side), "packedRows holds fewer words than the grid needs")
         let wordsPerRow = (side + 63) / 64
-        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: side * wordsPerRow) { rows in
+        do {
             var activeCells = 0
             for row in 0..<side {
                 for wordIndex in 0..<wordsPerRow {

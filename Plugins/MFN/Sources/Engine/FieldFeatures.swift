@@ -63,10 +63,21 @@ public struct FieldFeatures: Sendable, Equatable, Codable {
 }
 
 extension FieldFeatures {
-    /// Measures a `side`×`side` row-major field of potentials in volts. Allocation-free for grids up to
-    /// 64×64; larger grids take one temporary buffer for the box counts.
+    /// Measures a `side`×`side` row-major field of potentials in volts. Takes one temporary buffer for
+    /// the box counts (on the stack for small grids); `MyceliumField.features()` keeps its own instead.
     public static func measure(
         _ potentials: UnsafeBufferPointer<Double>, side: Int, activity: ActivityThreshold
+    ) -> FieldFeatures {
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: BoxCounting.packedWordCount(side: side)) { rows in
+            measure(potentials, side: side, activity: activity, packedRows: rows)
+        }
+    }
+
+    /// As `measure(_:side:activity:)`, with the box counts packed into `packedRows` (at least
+    /// `BoxCounting.packedWordCount(side:)` words, overwritten): no allocation.
+    static func measure(
+        _ potentials: UnsafeBufferPointer<Double>, side: Int, activity: ActivityThreshold,
+        packedRows: UnsafeMutableBufferPointer<UInt64>
     ) -> FieldFeatures {
         precondition(side >= 2 && potentials.count == side * side, "potentials must hold side × side values")
         let moments = FieldMoments(potentials, side: side)
@@ -76,7 +87,7 @@ extension FieldFeatures {
         case .absolute(let volts): threshold = volts
         case .aboveFieldMean(let volts): threshold = moments.mean + volts
         }
-        let (activeNodes, dimension) = BoxCounting.countAndDimension(side: side) { index in
+        let (activeNodes, dimension) = BoxCounting.countAndDimension(side: side, packedRows: packedRows) { index in
             potentials[index] > threshold
         }
         return FieldFeatures(
@@ -94,7 +105,7 @@ extension FieldFeatures {
 
 /// One pass of sums over a field. The variance is accumulated about the first value rather than zero,
 /// so that the −70 mV offset does not cancel away the digits of a sub-millivolt spread. The interior of
-/// each row is summed two columns at a time in two lanes, which the compiler turns into packed
+/// each row is summed four columns at a time in four lanes, which the compiler turns into packed
 /// arithmetic; the lanes are added at the end.
 struct FieldMoments {
     private(set) var mean = 0.0
@@ -118,14 +129,29 @@ struct FieldMoments {
             let below = values + (row == last ? row : row + 1) * side
             let rowScale = (row == 0 || row == last) ? 1.0 : 0.5
             var column = 1
-            while column + 1 < last {
-                let value = pair(here + column)
-                let gx = (pair(here + column + 1) - pair(here + column - 1)) * 0.5
-                let gy = (pair(below + column) - pair(above + column)) * rowScale
+            while column + 3 < last {
+                let value: SIMD4<Double> = load(here + column)
+                let right: SIMD4<Double> = load(here + column + 1)
+                let left: SIMD4<Double> = load(here + column - 1)
+                let down: SIMD4<Double> = load(below + column)
+                let up: SIMD4<Double> = load(above + column)
+                let gx = (right - left) * 0.5
+                let gy = (down - up) * rowScale
+                lanes.add(value, gradientSquared: gx * gx + gy * gy)
+                column += 4
+            }
+            if column + 1 < last {
+                let value: SIMD2<Double> = load(here + column)
+                let right: SIMD2<Double> = load(here + column + 1)
+                let left: SIMD2<Double> = load(here + column - 1)
+                let down: SIMD2<Double> = load(below + column)
+                let up: SIMD2<Double> = load(above + column)
+                let gx = (right - left) * 0.5
+                let gy = (down - up) * rowScale
                 lanes.add(value, gradientSquared: gx * gx + gy * gy)
                 column += 2
             }
-            // What the pairs left: the two edge columns, with one-sided gx, and an odd interior column.
+            // What the lanes left: the two edge columns, with one-sided gx, and an odd interior column.
             let gyFirst = (below[0] - above[0]) * rowScale
             let gxFirst = here[1] - here[0]
             lanes.add(here[0], gradientSquared: gxFirst * gxFirst + gyFirst * gyFirst)
@@ -150,26 +176,26 @@ struct FieldMoments {
 }
 
 @inline(__always)
-private func pair(_ first: UnsafePointer<Double>) -> SIMD2<Double> {
-    UnsafeRawPointer(first).loadUnaligned(as: SIMD2<Double>.self)
+private func load<Lanes: SIMD>(_ first: UnsafePointer<Double>) -> Lanes where Lanes.Scalar == Double {
+    UnsafeRawPointer(first).loadUnaligned(as: Lanes.self)
 }
 
-/// Two-lane running sums.
+/// Four-lane running sums.
 private struct MomentLanes {
     let shift: Double
-    var shiftedSum = SIMD2<Double>()
-    var shiftedSquares = SIMD2<Double>()
-    var minimum = SIMD2<Double>(repeating: .infinity)
-    var maximum = SIMD2<Double>(repeating: -.infinity)
-    var squares = SIMD2<Double>()
-    var gradientSquared = SIMD2<Double>()
+    var shiftedSum = SIMD4<Double>()
+    var shiftedSquares = SIMD4<Double>()
+    var minimum = SIMD4<Double>(repeating: .infinity)
+    var maximum = SIMD4<Double>(repeating: -.infinity)
+    var squares = SIMD4<Double>()
+    var gradientSquared = SIMD4<Double>()
 
     init(shift: Double) {
         self.shift = shift
     }
 
     @inline(__always)
-    mutating func add(_ values: SIMD2<Double>, gradientSquared gradient: SIMD2<Double>) {
+    mutating func add(_ values: SIMD4<Double>, gradientSquared gradient: SIMD4<Double>) {
         let shifted = values - shift
         shiftedSum += shifted
         shiftedSquares += shifted * shifted
@@ -181,6 +207,18 @@ private struct MomentLanes {
         maximum.replace(with: values, where: values .>= maximum)
         squares += values * values
         gradientSquared += gradient
+    }
+
+    /// Two cells, into the first two lanes.
+    @inline(__always)
+    mutating func add(_ values: SIMD2<Double>, gradientSquared gradient: SIMD2<Double>) {
+        let shifted = values - shift
+        shiftedSum.lowHalf += shifted
+        shiftedSquares.lowHalf += shifted * shifted
+        minimum.lowHalf.replace(with: values, where: values .< minimum.lowHalf)
+        maximum.lowHalf.replace(with: values, where: values .>= maximum.lowHalf)
+        squares.lowHalf += values * values
+        gradientSquared.lowHalf += gradient
     }
 
     /// One cell, into the first lane.

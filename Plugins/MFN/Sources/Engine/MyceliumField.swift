@@ -30,6 +30,15 @@ public struct MyceliumField: Sendable {
     public static let turingBoostVolts = 0.005
     public static let potentialRange = -0.095...0.040
 
+    /// The instruction set the engine's loops were compiled for (see `vectorTuning` in Package.swift).
+    public static var vectorTarget: String {
+        #if HYPHAE_VECTOR_TARGET_HASWELL
+        return "x86-64 with AVX2 (-target-cpu haswell)"
+        #else
+        return "portable (compiler default)"
+        #endif
+    }
+
     public let parameters: FieldParameters
     public private(set) var stepCount = 0
     /// Spikes drawn so far.
@@ -43,6 +52,8 @@ public struct MyceliumField: Sendable {
     private var nextActivator: [Double]
     private var nextInhibitor: [Double]
     private var random: FieldRandom
+    /// Scratch for the box counting of `features()`, kept so that measuring allocates nothing.
+    private var packedActiveRows: [UInt64]
     private var divergence: FieldDiverged?
 
     /// A field drawn from `seed`: `V ~ Normal(-0.070, 0.005)`, `a, h ~ Uniform(0, 0.1)`.
@@ -85,6 +96,7 @@ public struct MyceliumField: Sendable {
         nextPotentials = state.potentials
         nextActivator = state.activator
         nextInhibitor = state.inhibitor
+        packedActiveRows = Array(repeating: 0, count: BoxCounting.packedWordCount(side: parameters.gridSize))
     }
 
     private static func check(_ parameters: FieldParameters) throws(InvalidFieldParameters) {
@@ -136,10 +148,14 @@ public struct MyceliumField: Sendable {
         return event
     }
 
-    /// All features of the current field.
-    public func features() -> FieldFeatures {
-        potentials.withUnsafeBufferPointer { values in
-            FieldFeatures.measure(values, side: gridSize, activity: parameters.activityThreshold)
+    /// All features of the current field. Mutating only because it reuses the field's scratch buffer
+    /// for the box counts; the field itself does not change.
+    public mutating func features() -> FieldFeatures {
+        let (side, activity) = (gridSize, parameters.activityThreshold)
+        return potentials.withUnsafeBufferPointer { values in
+            packedActiveRows.withUnsafeMutableBufferPointer { rows in
+                FieldFeatures.measure(values, side: side, activity: activity, packedRows: rows)
+            }
         }
     }
 

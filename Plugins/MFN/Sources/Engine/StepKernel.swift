@@ -83,11 +83,11 @@ struct StepKernel {
 
     /// One row of `a'`, `h'` (when `turing`) and `V'` in a single pass: each cell's activator decides
     /// its own potential's boost, so nothing is stored between two loops and each input row is read
-    /// once. The interior goes two columns at a time in `SIMD2` lanes, because the compiler will not
-    /// vectorise a loop over nine input and three output pointers on its own (too many possible
-    /// overlaps to check at run time); the lanes do exactly the scalar operations, in the same order,
-    /// so the result is bit for bit the scalar one. The two wrapping edge columns, and an odd interior
-    /// column left over, take the scalar path. When `clipping` is false the caller clips after jitter.
+    /// once. The interior goes four columns at a time in `SIMD4` lanes (one AVX register, or two SSE
+    /// ones), then two, because the compiler will not vectorise a loop over nine input and three output
+    /// pointers on its own (too many possible overlaps to check at run time); the lanes do exactly the
+    /// scalar operations, in the same order, so the result is bit for bit the scalar one. The two
+    /// wrapping edge columns, and an odd interior column left over, take the scalar path. When `clipping` is false the caller clips after jitter.
     @inline(__always)
     private func advanceRow(_ rows: RowOffsets, turing: Bool, clipping: Bool) -> Bool {
         let last = side - 1
@@ -95,47 +95,51 @@ struct StepKernel {
         nonFinite |= cell(rows, 0, left: last, right: 1, turing: turing, clipping: clipping)
         // A NaN in `nonFiniteLanes` marks a lane that met a NaN or an infinity: `x · 0` is 0 for every
         // finite x and NaN otherwise, and the NaN survives the additions.
-        var nonFiniteLanes = SIMD2<Double>()
+        var nonFiniteLanes = SIMD4<Double>()
         // Flat indices with wrapping (&) arithmetic: none of them can overflow (they stay below
         // gridSize², checked by the preconditions of `init`), and plain `+` would put an overflow
         // check and its branch on each of them in the hottest loop.
         let up = rows.up &- rows.here
         let down = rows.down &- rows.here
         var column = 1
-        while column &+ 1 < last {
-            nonFiniteLanes += pair(rows.here &+ column, up: up, down: down, turing: turing, clipping: clipping)
+        while column &+ 3 < last {
+            nonFiniteLanes += lanes(rows.here &+ column, up: up, down: down, turing: turing, clipping: clipping)
+            column &+= 4
+        }
+        if column &+ 1 < last {
+            let pair: SIMD2<Double> = lanes(rows.here &+ column, up: up, down: down, turing: turing, clipping: clipping)
+            nonFiniteLanes.lowHalf += pair
             column &+= 2
         }
         if column < last {
             nonFinite |= cell(rows, column, left: column - 1, right: column + 1, turing: turing, clipping: clipping)
         }
         nonFinite |= cell(rows, last, left: last - 1, right: 0, turing: turing, clipping: clipping)
-        let lanesFinite = !nonFiniteLanes[0].isNaN && !nonFiniteLanes[1].isNaN
+        let lanesFinite = !nonFiniteLanes.sum().isNaN
         return nonFinite == 0 && lanesFinite
     }
 
-    /// The cells at flat indices `here` and `here + 1`, neither in an edge column; `up` and `down` are
-    /// the offsets of the rows above and below. Returns `V'·0` per lane (before the clip), which is NaN
-    /// where `V'` is not finite.
+    /// The cells at flat indices `here` up to `here + Lanes.scalarCount - 1`, none in an edge column;
+    /// `up` and `down` are the offsets of the rows above and below. Returns `V'·0` per lane (before the
+    /// clip), which is NaN where `V'` is not finite.
     @inline(__always)
-    private func pair(_ here: Int, up: Int, down: Int, turing: Bool, clipping: Bool) -> SIMD2<Double> {
-        var boost = SIMD2<Double>()
+    private func lanes<Lanes: SIMD>(
+        _ here: Int, up: Int, down: Int, turing: Bool, clipping: Bool
+    ) -> Lanes where Lanes.Scalar == Double {
+        var boost = Lanes()
         if turing {
-            let oldA = load(a, here)
-            let oldH = load(h, here)
-            let lapA = (((load(a, here &+ up) + load(a, here &+ down)) + load(a, here &- 1)) + load(a, here &+ 1))
-                - 4.0 * oldA
-            let lapH = (((load(h, here &+ up) + load(h, here &+ down)) + load(h, here &- 1)) + load(h, here &+ 1))
-                - 4.0 * oldH
+            let oldA: Lanes = load(a, here)
+            let oldH: Lanes = load(h, here)
+            let lapA: Lanes = laplacian(a, here, up: up, down: down, center: oldA)
+            let lapH: Lanes = laplacian(h, here, up: up, down: down, center: oldH)
             let newA = (oldA + diffusionActivator * lapA) + reactionActivator * ((oldA * (1.0 - oldA)) - oldH)
             let newH = (oldH + diffusionInhibitor * lapH) + reactionInhibitor * (oldA - oldH)
             boost.replace(with: MyceliumField.turingBoostVolts, where: newA .> turingThreshold)
             store(Self.clipToUnit(newA), nextA, here)
             store(Self.clipToUnit(newH), nextH, here)
         }
-        let center = load(v, here)
-        let lap = (((load(v, here &+ up) + load(v, here &+ down)) + load(v, here &- 1)) + load(v, here &+ 1))
-            - 4.0 * center
+        let center: Lanes = load(v, here)
+        let lap: Lanes = laplacian(v, here, up: up, down: down, center: center)
         var next = center + alpha * lap
         // Adding the 0 of a cell without boost changes nothing, as in the scalar path.
         if turing { next = next + boost }
@@ -182,21 +186,33 @@ struct StepKernel {
     /// the first (the same answer, as 0 is not above 1), which lets the compiler use min/max
     /// instructions instead of compare-and-blend sequences.
     @inline(__always)
-    private static func clipToUnit(_ values: SIMD2<Double>) -> SIMD2<Double> {
+    private static func clipToUnit<Lanes: SIMD>(_ values: Lanes) -> Lanes where Lanes.Scalar == Double {
         var clipped = values
         clipped.replace(with: 0, where: clipped .< 0)
         clipped.replace(with: 1, where: clipped .> 1)
         return clipped
     }
 
+    /// `L(u)` in the model's order of additions: up, down, left, right, then `- 4u`.
     @inline(__always)
-    private func load(_ base: UnsafePointer<Double>, _ index: Int) -> SIMD2<Double> {
-        UnsafeRawPointer(base + index).loadUnaligned(as: SIMD2<Double>.self)
+    private func laplacian<Lanes: SIMD>(
+        _ base: UnsafePointer<Double>, _ here: Int, up: Int, down: Int, center: Lanes
+    ) -> Lanes where Lanes.Scalar == Double {
+        let vertical: Lanes = load(base, here &+ up) + load(base, here &+ down)
+        let left: Lanes = load(base, here &- 1)
+        let right: Lanes = load(base, here &+ 1)
+        return ((vertical + left) + right) - 4.0 * center
     }
 
     @inline(__always)
-    private func store(_ values: SIMD2<Double>, _ base: UnsafeMutablePointer<Double>, _ index: Int) {
-        UnsafeMutableRawPointer(base + index).storeBytes(of: values, as: SIMD2<Double>.self)
+    private func load<Lanes: SIMD>(_ base: UnsafePointer<Double>, _ index: Int) -> Lanes where Lanes.Scalar == Double {
+        UnsafeRawPointer(base + index).loadUnaligned(as: Lanes.self)
+    }
+
+    @inline(__always)
+    private func store<Lanes: SIMD>(_ values: Lanes, _ base: UnsafeMutablePointer<Double>, _ index: Int)
+    where Lanes.Scalar == Double {
+        UnsafeMutableRawPointer(base + index).storeBytes(of: values, as: Lanes.self)
     }
 }
 

@@ -77,7 +77,7 @@ public struct SimulationSource: SourceStage {
         nextDeadline = max(due, now - interval) + interval
     }
 
-    private func stateFrame(isLast: Bool) -> Frame {
+    private mutating func stateFrame(isLast: Bool) -> Frame {
         let features = field.features()
         var state = JSONObject(minimumCapacity: configuration.includeFullState ? 8 : 5)
         state.append("pot_mean_mV", .double(features.potMeanMV))
@@ -101,7 +101,7 @@ public struct SimulationSource: SourceStage {
         return Frame(type: "simulation_state", payload: payload, delivery: isLast ? .essential : .droppable)
     }
 
-    private func completionFrame() -> Frame {
+    private mutating func completionFrame() -> Frame {
         let features = field.features()
         var metrics = JSONObject(minimumCapacity: 6)
         metrics.append("growth_events", .double(Double(field.growthEvents)))
