@@ -33,6 +33,7 @@ public final class CeilingServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let broadcasters: [NIOLoopBoundBox<CeilingBroadcaster>]
     private let channel = Mutex<Channel?>(nil)
+    private let drivers = Mutex<[Task<Void, Never>]>([])
 
     public init(settings: Settings) {
         self.settings = settings
@@ -59,8 +60,23 @@ public final class CeilingServer: Sendable {
             }
         let bound = try await bootstrap.bind(host: settings.host, port: settings.port).get()
         channel.withLock { $0 = bound }
-        for broadcaster in broadcasters {
-            broadcaster.eventLoop.execute { broadcaster.value.start() }
+        if settings.rate > 0 {
+            for broadcaster in broadcasters {
+                broadcaster.eventLoop.execute { broadcaster.value.startTicking() }
+            }
+        } else {
+            // As fast as possible: each loop gets its next tick once it has finished the last one.
+            // Ticks come from outside the loop (as the host's producer's frames do), so that the
+            // loop serves its sockets between two ticks.
+            let started = broadcasters.map { broadcaster in
+                Task {
+                    while !Task.isCancelled {
+                        let ticked = (try? await broadcaster.eventLoop.submit { broadcaster.value.tick() }.get()) ?? false
+                        if !ticked { try? await Task.sleep(for: .milliseconds(10)) }
+                    }
+                }
+            }
+            drivers.withLock { $0 = started }
         }
         return bound.localAddress?.port ?? settings.port
     }
@@ -77,6 +93,7 @@ public final class CeilingServer: Sendable {
     }
 
     public func stop() async {
+        for driver in drivers.withLock({ $0 }) { driver.cancel() }
         let listener = channel.withLock { $0 }
         try? await listener?.close().get()
         for broadcaster in broadcasters {
@@ -114,13 +131,10 @@ final class CeilingBroadcaster {
         totals.subscribers = subscribers.count
     }
 
-    func start() {
+    /// Ticks at the configured rate, on the loop's own timer.
+    func startTicking() {
         isRunning = true
-        if settings.rate > 0 {
-            scheduleTick(at: .now() + interval)
-        } else {
-            runAsFastAsPossible()
-        }
+        scheduleTick(at: .now() + interval)
     }
 
     private var interval: TimeAmount {
@@ -144,28 +158,21 @@ final class CeilingBroadcaster {
         subscribers.removeAll()
     }
 
-    private func runAsFastAsPossible() {
-        guard isRunning else { return }
-        if subscribers.isEmpty {
-            eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(10)) { [self] in runAsFastAsPossible() }
-            return
-        }
-        tick()
-        // A new job per tick lets the loop serve its sockets between ticks.
-        eventLoop.assumeIsolated().execute { [self] in runAsFastAsPossible() }
-    }
-
     /// Encodes this tick's frame once and writes it to every writable subscriber.
-    private func tick() {
-        guard !subscribers.isEmpty else { return }
+    /// Returns false when there was no one to write to.
+    @discardableResult
+    func tick() -> Bool {
+        guard !subscribers.isEmpty else { return false }
         let frame = encodeFrame()
+        let audience = subscribers
         var written = 0
-        for subscriber in subscribers {
+        for subscriber in audience {
             if subscriber.write(frame) { written += 1 }
         }
-        for subscriber in subscribers { subscriber.flushIfNeeded() }
+        for subscriber in audience { subscriber.flushIfNeeded() }
         totals.framesWritten += written
-        totals.framesSkipped += subscribers.count - written
+        totals.framesSkipped += audience.count - written
+        return true
     }
 
     /// `{"type":"tick","stream_id":ID,"timestamp":T,"payload":{"stream_id":ID,"sequence":N,"timestamp":T,"count":N+1,"data":"x…"}}`

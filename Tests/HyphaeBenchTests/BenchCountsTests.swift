@@ -114,20 +114,22 @@ final class BenchCountsTests: XCTestCase {
     func testGapsMatchTheHostsDroppedFrames() async throws {
         let port = try await startHost()
         var plan = plan(port: port, pipeline: "counted_small_queue")
-        // Slow clients stall for a second while 8 KiB frames pile up behind a 4-frame queue.
-        plan.params = ["count": 400, "rate": 400, "payload_bytes": 8192]
-        plan.slowShare = 0.25
-        plan.slowResumeAfterSeconds = 1
+        // Half the clients stall for 5 s, past the stream's end, while 64 KiB frames (up to
+        // 13 MB of them, more than the socket buffers hold) pile up behind a 4-frame queue.
+        plan.clients = 8
+        plan.params = ["count": 200, "rate": 100, "payload_bytes": 65536]
+        plan.slowShare = 0.5
+        plan.slowResumeAfterSeconds = 5
         plan.slowReceiveBufferBytes = 4096
         let report = try await LoadGenerator(plan: plan).run()
 
-        XCTAssertEqual(report.subscribed, 20, report.table)
-        XCTAssertEqual(report.streamEnds, 20, report.table)
+        XCTAssertEqual(report.subscribed, 8, report.table)
+        XCTAssertEqual(report.streamEnds, 8, report.table)
         let dropped = try XCTUnwrap(report.hostFramesDropped, report.table)
         XCTAssertGreaterThan(dropped, 0, "the stalled clients should have lost frames: \(report.table)")
         XCTAssertEqual(report.gapsTotal, dropped, report.table)
         XCTAssertEqual(report.hostFramesSent, report.framesTotal, report.table)
-        XCTAssertEqual(report.framesTotal + report.gapsTotal, 20 * 400, report.table)
+        XCTAssertEqual(report.framesTotal + report.gapsTotal, 8 * 200, report.table)
         XCTAssertGreaterThan(report.gapsOfSlowClientsTotal, 0, report.table)
     }
 
