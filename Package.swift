@@ -111,12 +111,23 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The load generator and the ceiling server behind `hyphae bench run` and `hyphae bench ceiling`.
+        .target(
+            name: "HyphaeBench",
+            dependencies: [
+                "HyphaeCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "hyphae",
             dependencies: [
                 "HyphaeCore",
                 "HyphaeHost",
                 "HyphaeClient",
+                "HyphaeBench",
                 // `hyphae bench engine` times the MFN engine directly.
                 "MFN",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -141,6 +152,10 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "HyphaeBenchTests",
+            dependencies: ["HyphaeBench", "HyphaeHost", "HyphaeCore", "HyphaeTesting", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "HyphaeCLITests",

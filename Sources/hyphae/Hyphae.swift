@@ -22,6 +22,6 @@ enum HyphaeVersion {
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Hyphae on this machine.",
-        subcommands: [BenchEngine.self]
+        subcommands: [BenchEngine.self, BenchRun.self, BenchCeiling.self]
     )
 }

@@ -142,6 +142,7 @@ final class Subscription {
     /// Writes queued messages while the socket takes them. Returns how many left the queue.
     func drain() -> Int {
         var written = 0
+        var framesWritten = 0
         while output.isWritable, let next = queue.popFirst() {
             output.write(next.buffer)
             written += 1
@@ -149,8 +150,12 @@ final class Subscription {
                 finish()
                 break
             }
-            if next.countsAsFrame { packetsSent += 1 }
+            if next.countsAsFrame { framesWritten += 1 }
         }
+        // Frames that waited in the queue count as sent when they are written, as those
+        // written at once do (LoopFanOut counts those).
+        packetsSent += framesWritten
+        if framesWritten > 0 { instance.metrics.framesSent.add(framesWritten) }
         releaseProducerIfRoom()
         return written
     }

@@ -1,0 +1,354 @@
+import Crypto
+import Foundation
+import HyphaeCore
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The machine's raw fan-out ceiling: a minimal WebSocket server that answers the
+/// protocol's `init`, `auth` and `subscribe` with fixed replies, then writes one
+/// frame, encoded once per tick and shaped like the host's ticker frames, to every
+/// subscribed socket, at a rate or as fast as the loops go. A socket that is not
+/// writable skips the tick (its frame is dropped), so memory stays bounded.
+public final class CeilingServer: Sendable {
+    public struct Settings: Sendable {
+        public var host = "127.0.0.1"
+        public var port = 0
+        /// Frames per second; 0 writes as fast as the loops go.
+        public var rate = 0.0
+        public var payloadBytes = 256
+        public var threads = System.coreCount
+        public var streamID = "bench"
+
+        public init() {}
+    }
+
+    public struct Totals: Sendable {
+        public var subscribers = 0
+        public var framesWritten = 0
+        public var framesSkipped = 0
+    }
+
+    private let settings: Settings
+    private let group: MultiThreadedEventLoopGroup
+    private let broadcasters: [NIOLoopBoundBox<CeilingBroadcaster>]
+    private let channel = Mutex<Channel?>(nil)
+    private let drivers = Mutex<[Task<Void, Never>]>([])
+
+    public init(settings: Settings) {
+        self.settings = settings
+        group = MultiThreadedEventLoopGroup(numberOfThreads: settings.threads)
+        broadcasters = group.makeIterator().map { loop in
+            NIOLoopBoundBox.makeBoxSendingValue(CeilingBroadcaster(eventLoop: loop, settings: settings), eventLoop: loop)
+        }
+    }
+
+    /// Binds and starts ticking; returns the port.
+    public func start() async throws -> Int {
+        let broadcasters = self.broadcasters
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard let broadcaster = broadcasters.first(where: { $0.eventLoop === channel.eventLoop }) else {
+                        throw BenchError("no broadcaster for the channel's event loop")
+                    }
+                    try channel.pipeline.syncOperations.addHandler(CeilingConnection(broadcaster: broadcaster.value))
+                }
+            }
+        let bound = try await bootstrap.bind(host: settings.host, port: settings.port).get()
+        channel.withLock { $0 = bound }
+        if settings.rate > 0 {
+            for broadcaster in broadcasters {
+                broadcaster.eventLoop.execute { broadcaster.value.startTicking() }
+            }
+        } else {
+            // As fast as possible: each loop gets its next tick once it has finished the last one.
+            // Ticks come from outside the loop (as the host's producer's frames do), so that the
+            // loop serves its sockets between two ticks.
+            let started = broadcasters.map { broadcaster in
+                Task {
+                    while !Task.isCancelled {
+                        let ticked = (try? await broadcaster.eventLoop.submit { broadcaster.value.tick() }.get()) ?? false
+                        if !ticked { try? await Task.sleep(for: .milliseconds(10)) }
+                    }
+                }
+            }
+            drivers.withLock { $0 = started }
+        }
+        return bound.localAddress?.port ?? settings.port
+    }
+
+    public func totals() async -> Totals {
+        var totals = Totals()
+        for broadcaster in broadcasters {
+            guard let part = try? await broadcaster.eventLoop.submit({ broadcaster.value.totals }).get() else { continue }
+            totals.subscribers += part.subscribers
+            totals.framesWritten += part.framesWritten
+            totals.framesSkipped += part.framesSkipped
+        }
+        return totals
+    }
+
+    public func stop() async {
+        for driver in drivers.withLock({ $0 }) { driver.cancel() }
+        let listener = channel.withLock { $0 }
+        try? await listener?.close().get()
+        for broadcaster in broadcasters {
+            try? await broadcaster.eventLoop.submit { broadcaster.value.stop() }.get()
+        }
+        try? await group.shutdownGracefully()
+    }
+}
+
+/// One loop's subscribers and its tick. Confined to its loop.
+final class CeilingBroadcaster {
+    private let eventLoop: EventLoop
+    private let settings: CeilingServer.Settings
+    private var subscribers: [CeilingConnection] = []
+    private var sequence = 0
+    private var writer = JSONWriter(capacity: 1024)
+    private var padding: [UInt8]
+    private var isRunning = false
+    private var scheduled: Scheduled<Void>?
+    private(set) var totals = CeilingServer.Totals()
+
+    init(eventLoop: EventLoop, settings: CeilingServer.Settings) {
+        self.eventLoop = eventLoop
+        self.settings = settings
+        padding = Array(repeating: UInt8(ascii: "x"), count: settings.payloadBytes)
+    }
+
+    func add(_ connection: CeilingConnection) {
+        subscribers.append(connection)
+        totals.subscribers = subscribers.count
+    }
+
+    func remove(_ connection: CeilingConnection) {
+        subscribers.removeAll { $0 === connection }
+        totals.subscribers = subscribers.count
+    }
+
+    /// Ticks at the configured rate, on the loop's own timer.
+    func startTicking() {
+        isRunning = true
+        scheduleTick(at: .now() + interval)
+    }
+
+    private var interval: TimeAmount {
+        .nanoseconds(Int64((1e9 / max(settings.rate, 0.001)).rounded()))
+    }
+
+    /// Ticks on a fixed schedule (deadline after deadline, so that it does not drift).
+    private func scheduleTick(at deadline: NIODeadline) {
+        scheduled = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            guard isRunning else { return }
+            tick()
+            let next = deadline + interval
+            scheduleTick(at: max(next, .now()))
+        }
+    }
+
+    func stop() {
+        isRunning = false
+        scheduled?.cancel()
+        for subscriber in subscribers { subscriber.close() }
+        subscribers.removeAll()
+    }
+
+    /// Encodes this tick's frame once and writes it to every writable subscriber.
+    /// Returns false when there was no one to write to.
+    @discardableResult
+    func tick() -> Bool {
+        guard !subscribers.isEmpty else { return false }
+        let frame = encodeFrame()
+        let audience = subscribers
+        var written = 0
+        for subscriber in audience {
+            if subscriber.write(frame) { written += 1 }
+        }
+        for subscriber in audience { subscriber.flushIfNeeded() }
+        totals.framesWritten += written
+        totals.framesSkipped += audience.count - written
+        return true
+    }
+
+    /// `{"type":"tick","stream_id":ID,"timestamp":T,"payload":{"stream_id":ID,"sequence":N,"timestamp":T,"count":N+1,"data":"x…"}}`
+    private func encodeFrame() -> ByteBuffer {
+        let timestamp = BenchConnection.nowMilliseconds()
+        writer.reset()
+        writer.writeRaw(#"{"type":"tick","stream_id":"#)
+        writer.write(settings.streamID)
+        writer.writeRaw(#","timestamp":"#)
+        writer.write(timestamp)
+        writer.writeRaw(#","payload":{"stream_id":"#)
+        writer.write(settings.streamID)
+        writer.writeRaw(#","sequence":"#)
+        writer.write(sequence)
+        writer.writeRaw(#","timestamp":"#)
+        writer.write(timestamp)
+        writer.writeRaw(#","count":"#)
+        writer.write(sequence + 1)
+        if !padding.isEmpty {
+            writer.writeRaw(#","data":""#)
+            writer.writeRaw(padding)
+            writer.writeRaw("\"")
+        }
+        writer.writeRaw("}}")
+        sequence += 1
+        return WebSocketWire.serverFrame(opcode: .text, payload: writer.bytes, allocator: ByteBufferAllocator())
+    }
+}
+
+/// One ceiling connection: the upgrade, fixed replies, and the broadcaster's frames.
+final class CeilingConnection: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let broadcaster: CeilingBroadcaster
+    private var context: ChannelHandlerContext?
+    private var partial: ByteBuffer?
+    private var isUpgraded = false
+    private var isSubscribed = false
+    private var needsFlush = false
+
+    private static let subscribeType: [UInt8] = Array(#""type":"subscribe""#.utf8)
+    private static let initType: [UInt8] = Array(#""type":"init""#.utf8)
+    private static let authType: [UInt8] = Array(#""type":"auth""#.utf8)
+    private static let closeType: [UInt8] = Array(#""type":"close""#.utf8)
+    private static let keyHeader: [UInt8] = Array("sec-websocket-key:".utf8)
+
+    init(broadcaster: CeilingBroadcaster) {
+        self.broadcaster = broadcaster
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if isSubscribed { broadcaster.remove(self) }
+        isSubscribed = false
+        self.context = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    /// Writes a frame unless the socket is full; true when written.
+    func write(_ frame: ByteBuffer) -> Bool {
+        guard let context, context.channel.isWritable else { return false }
+        context.write(wrapOutboundOut(frame), promise: nil)
+        needsFlush = true
+        return true
+    }
+
+    func flushIfNeeded() {
+        guard needsFlush, let context else { return }
+        needsFlush = false
+        context.flush()
+    }
+
+    func close() {
+        context?.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        var buffer: ByteBuffer
+        if var pending = partial {
+            partial = nil
+            pending.writeBuffer(&incoming)
+            buffer = pending
+        } else {
+            buffer = incoming
+        }
+        if !isUpgraded {
+            guard upgrade(&buffer, context: context) else { return }
+        }
+        var messages: [[UInt8]] = []
+        var closes = false
+        let consumed = buffer.withUnsafeReadableBytes { bytes -> Int in
+            var offset = 0
+            while let frame = WebSocketWire.frameBounds(in: bytes, from: offset) {
+                var payload = Array(bytes[frame.payloadStart..<frame.end])
+                if let mask = frame.maskKey {
+                    let key = [mask.0, mask.1, mask.2, mask.3]
+                    for index in payload.indices { payload[index] ^= key[index & 3] }
+                }
+                switch frame.opcode {
+                case WebSocketWire.Opcode.text.rawValue: messages.append(payload)
+                case WebSocketWire.Opcode.close.rawValue: closes = true
+                default: break
+                }
+                offset = frame.end
+            }
+            return offset
+        }
+        buffer.moveReaderIndex(forwardBy: consumed)
+        if buffer.readableBytes > 0 { partial = buffer }
+        for message in messages { answer(message, context: context) }
+        if closes { context.close(promise: nil) }
+    }
+
+    private func upgrade(_ buffer: inout ByteBuffer, context: ChannelHandlerContext) -> Bool {
+        let head = buffer.withUnsafeReadableBytes { bytes -> (end: Int, key: String?)? in
+            guard let end = WebSocketWire.headEnd(in: bytes) else { return nil }
+            let lowered = Array(bytes[..<end]).map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
+            let original = Array(bytes[..<end])
+            var key: String?
+            if let position = lowered.withUnsafeBytes({ MessageScanner.find(Self.keyHeader, in: $0, from: 0) }) {
+                var start = position + Self.keyHeader.count
+                while start < end, original[start] == UInt8(ascii: " ") { start += 1 }
+                var stop = start
+                while stop < end, original[stop] != UInt8(ascii: "\r") { stop += 1 }
+                key = String(decoding: original[start..<stop], as: UTF8.self)
+            }
+            return (end, key)
+        }
+        guard let head else {
+            partial = buffer
+            return false
+        }
+        buffer.moveReaderIndex(forwardBy: head.end)
+        guard let key = head.key else {
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")), promise: nil)
+            context.close(promise: nil)
+            return false
+        }
+        let digest = Insecure.SHA1.hash(data: Array((key + WebSocketWire.acceptGUID).utf8))
+        let accept = Data(digest).base64EncodedString()
+        let response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(accept)\r\n\r\n"
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response)), promise: nil)
+        isUpgraded = true
+        return true
+    }
+
+    private func answer(_ message: [UInt8], context: ChannelHandlerContext) {
+        message.withUnsafeBytes { bytes in
+            if MessageScanner.contains(Self.subscribeType, in: bytes) {
+                let streamID = MessageScanner.streamID(in: bytes).map { String(decoding: $0, as: UTF8.self) } ?? "bench"
+                reply(#"{"type":"subscribe_success","stream_id":"\#(streamID)","timestamp":\#(BenchConnection.nowMilliseconds()),"payload":{"stream_type":"ceiling"}}"#, context: context)
+                if !isSubscribed {
+                    isSubscribed = true
+                    broadcaster.add(self)
+                }
+            } else if MessageScanner.contains(Self.initType, in: bytes) {
+                reply(#"{"type":"init","timestamp":\#(BenchConnection.nowMilliseconds()),"payload":{"protocol_version":"1.0","server":"hyphae-ceiling"}}"#, context: context)
+            } else if MessageScanner.contains(Self.authType, in: bytes) {
+                reply(#"{"type":"auth_success","timestamp":\#(BenchConnection.nowMilliseconds()),"payload":{"key_id":"ceiling"}}"#, context: context)
+            } else if MessageScanner.contains(Self.closeType, in: bytes) {
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    private func reply(_ text: String, context: ChannelHandlerContext) {
+        let frame = WebSocketWire.serverFrame(opcode: .text, payload: Array(text.utf8), allocator: context.channel.allocator)
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+    }
+}

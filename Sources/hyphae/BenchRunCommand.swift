@@ -1,0 +1,151 @@
+import ArgumentParser
+import Foundation
+import HyphaeBench
+import HyphaeCore
+
+struct BenchRun: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Load a running host with WebSocket subscribers and measure what they receive.",
+        discussion: """
+            Opens --clients connections (source addresses spread over 127.0.0.x), each sending init,
+            auth (with --api-key, HMAC-signed) and one subscribe, then counts the data frames that
+            arrive: frames per second, latency (receive time minus the frame's timestamp) as
+            percentiles, sequence gaps (= dropped frames), errors and disconnects, over a window of
+            --duration seconds after --warm-up. With --host-pid it reads the host's CPU time and
+            resident memory from /proc. Prints a table, then one JSON line. Use a release build.
+            Example: hyphae bench run --clients 1000 --param rate=100 --param payload_bytes=256
+            """
+    )
+
+    @Option(help: "The host's address.") var host = "127.0.0.1"
+    @Option(help: "The host's port.") var port = 8080
+    @Option(help: "The WebSocket path (a pipeline's own path, or /ws).") var path = "/ws"
+    @Option(help: "The pipeline to subscribe to (stream_type).") var pipeline = "ticker"
+    @Option(name: .customLong("param"), help: "A subscribe param, name=value (repeatable).") var params: [String] = []
+    @Option(name: .customLong("param-per-client"), help: "A numeric param that each client sets to its value (or 0) plus its index, e.g. seed (repeatable).")
+    var paramsPerClient: [String] = []
+    @Option(help: "How many clients.") var clients = 100
+    @Option(help: "New connections per second.") var ramp = 1000.0
+    @Option(help: "Seconds measured.") var duration = 10.0
+    @Option(help: "Seconds between the last subscription and the measured window.") var warmUp = 2.0
+    @Option(help: "shared: every client uses stream id 'bench'; unique: 'bench-<index>'.") var streamIds = "shared"
+    @Option(help: "The share of clients (0 to 1) that stop reading once subscribed.") var slowShare = 0.0
+    @Option(help: "Seconds after which the slow clients read again (default: never).") var slowResumeAfter: Double?
+    @Option(help: "An API key to authenticate with (also MFN_API_KEY).") var apiKey: String?
+    @Flag(help: "Authenticate without the HMAC signature.") var unsigned = false
+    @Option(help: "The bench's event loop threads.") var threads = 1
+    @Flag(help: "End the window when every subscription has received stream_end (finite pipelines), or after --duration.")
+    var untilStreamsEnd = false
+    @Option(help: "The host's process id: report its CPU time and resident memory.") var hostPid: Int32?
+    @Option(help: "Source addresses to spread over: 127.0.0.1 to 127.0.0.N.") var sourceAddresses = 250
+    @Flag(help: "Do not read the pipeline's counters from GET /pipelines.") var noHostCounters = false
+    @Option(help: "A name for this run in the report.") var label: String?
+
+    func run() async throws {
+        var plan = LoadPlan()
+        plan.host = host
+        plan.port = port
+        plan.path = path
+        plan.pipeline = pipeline
+        plan.params = try Self.parseParams(params)
+        plan.paramsPerClient = paramsPerClient
+        plan.clients = clients
+        plan.rampPerSecond = ramp
+        plan.durationSeconds = duration
+        plan.warmUpSeconds = warmUp
+        guard let mode = LoadPlan.StreamIDMode(rawValue: streamIds) else {
+            throw ValidationError("--stream-ids is 'shared' or 'unique', found '\(streamIds)'")
+        }
+        plan.streamIDMode = mode
+        plan.slowShare = slowShare
+        plan.slowResumeAfterSeconds = slowResumeAfter
+        plan.apiKey = apiKey ?? ProcessInfo.processInfo.environment["MFN_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        plan.signAuth = !unsigned
+        plan.threads = threads
+        plan.untilStreamsEnd = untilStreamsEnd
+        plan.hostPID = hostPid
+        plan.sourceAddressCount = sourceAddresses
+        plan.readHostCounters = !noHostCounters
+        do {
+            try plan.validate()
+        } catch {
+            throw ValidationError(error.description)
+        }
+        let limit = OpenFileLimit.raiseToHardLimit()
+        if limit < clients + 64 {
+            StandardError.write("warning: the open-files limit is \(limit), below the \(clients) connections asked for; raise it with ulimit -n")
+        }
+        let generator = LoadGenerator(plan: plan) { StandardError.write($0) }
+        var report = try await generator.run()
+        report.label = label
+        print(report.table)
+        print(report.json.jsonText)
+    }
+
+    /// `name=value` pairs; a value is a number, true/false, or else a string.
+    static func parseParams(_ pairs: [String]) throws -> JSONObject {
+        var params = JSONObject()
+        for pair in pairs {
+            guard let separator = pair.firstIndex(of: "="), separator != pair.startIndex else {
+                throw ValidationError("--param takes name=value, found '\(pair)'")
+            }
+            let name = String(pair[..<separator])
+            let text = String(pair[pair.index(after: separator)...])
+            let value: JSONValue
+            if let integer = Int(text) {
+                value = .int(integer)
+            } else if let number = Double(text) {
+                value = .double(number)
+            } else if text == "true" || text == "false" {
+                value = .bool(text == "true")
+            } else {
+                value = .string(text)
+            }
+            params[name] = value
+        }
+        return params
+    }
+}
+
+struct BenchCeiling: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ceiling",
+        abstract: "Serve the machine's raw fan-out ceiling: one pre-encoded frame to every subscriber.",
+        discussion: """
+            A minimal WebSocket server that answers init, auth and subscribe with fixed replies and
+            writes one frame per tick, shaped like the ticker pipeline's frames (--payload-bytes of
+            padding), to every subscribed socket, encoded once per tick. A socket that is not
+            writable skips the tick. Point `hyphae bench run` at it to compare the host with it.
+            Runs until SIGINT/SIGTERM, or for --duration seconds.
+            """
+    )
+
+    @Option(help: "The address to listen on.") var host = "127.0.0.1"
+    @Option(help: "The port (0: any free one, printed at start).") var port = 8090
+    @Option(help: "Frames per second; 0 writes as fast as the loops go.") var rate = 0.0
+    @Option(help: "Padding bytes per frame, as the ticker's payload_bytes.") var payloadBytes = 256
+    @Option(help: "Event loop threads (default: the number of cores).") var threads: Int?
+    @Option(help: "Seconds to serve; default: until a signal.") var duration: Double?
+
+    func run() async throws {
+        OpenFileLimit.raiseToHardLimit()
+        var settings = CeilingServer.Settings()
+        settings.host = host
+        settings.port = port
+        settings.rate = rate
+        settings.payloadBytes = payloadBytes
+        if let threads { settings.threads = threads }
+        let server = CeilingServer(settings: settings)
+        let boundPort = try await server.start()
+        StandardError.write("hyphae bench ceiling serving on ws://\(host):\(boundPort) (rate \(rate == 0 ? "as fast as possible" : "\(rate)/s"), payload \(payloadBytes) B)")
+        if let duration {
+            try await Task.sleep(for: .seconds(duration))
+        } else {
+            await waitForShutdownSignal()
+        }
+        let totals = await server.totals()
+        await server.stop()
+        print(#"{"bench":"ceiling","frames_written":\#(totals.framesWritten),"frames_skipped":\#(totals.framesSkipped)}"#)
+    }
+}

@@ -1,0 +1,175 @@
+import HyphaeBench
+import HyphaeCore
+import HyphaeHost
+import HyphaeTesting
+import Logging
+import XCTest
+
+/// Runs the bench against a real host on loopback and checks its counts against
+/// the host's own counters (`GET /pipelines`: frames_sent, frames_dropped).
+final class BenchCountsTests: XCTestCase {
+    /// Finite tickers (a run per subscriber), so that every frame sent has arrived
+    /// once each subscriber has its `stream_end`.
+    static let countedPipelines = [
+        ("counted.yaml", """
+        name: counted
+        params:
+          count:         { type: int,   default: 100, min: 1, max: 100000 }
+          rate:          { type: float, default: 200, min: 1, max: 10000 }
+          payload_bytes: { type: int,   default: 0,   min: 0, max: 65536 }
+        source:
+          type: ticker
+          rate: ${rate}
+          count: ${count}
+          payload_bytes: ${payload_bytes}
+        sinks:
+          - type: websocket
+            path: /ws/counted
+            backpressure: drop_oldest
+            queue_size: 1000
+        """),
+        ("counted_small_queue.yaml", """
+        name: counted_small_queue
+        params:
+          count:         { type: int,   default: 100, min: 1, max: 100000 }
+          rate:          { type: float, default: 200, min: 1, max: 10000 }
+          payload_bytes: { type: int,   default: 0,   min: 0, max: 65536 }
+        source:
+          type: ticker
+          rate: ${rate}
+          count: ${count}
+          payload_bytes: ${payload_bytes}
+        sinks:
+          - type: websocket
+            path: /ws/counted_small_queue
+            backpressure: drop_oldest
+            queue_size: 4
+        """),
+    ]
+
+    private var folder: TemporaryFolder?
+    private var server: HyphaeServer?
+
+    private func startHost(apiKey: String? = nil) async throws -> Int {
+        let folder = try TemporaryFolder()
+        for (name, text) in Self.countedPipelines { try folder.write(name, text) }
+        self.folder = folder
+        var configuration = HostConfiguration()
+        configuration.port = 0
+        configuration.pipelinesDirectory = folder.url.path
+        configuration.eventLoopThreads = 2
+        if let apiKey {
+            configuration.apiKeys = [APIKey(secret: apiKey)]
+            configuration.signatureRequired = true
+        }
+        var logger = Logger(label: "bench-tests")
+        logger.logLevel = .error
+        let registry = InstalledPlugins.registry()
+        let catalog = PipelineCatalog.load(paths: [folder.url.path], loader: PipelineLoader(registry: registry))
+        XCTAssertEqual(catalog.pipelines.map(\.name).sorted(), ["counted", "counted_small_queue"], "\(catalog.diagnostics)")
+        let server = HyphaeServer(host: HostContext(configuration: configuration, catalog: catalog, registry: registry, logger: logger))
+        self.server = server
+        return try await server.start()
+    }
+
+    override func tearDown() async throws {
+        await server?.shutdown()
+        server = nil
+        folder = nil
+    }
+
+    private func plan(port: Int, pipeline: String) -> LoadPlan {
+        var plan = LoadPlan()
+        plan.port = port
+        plan.path = "/ws"
+        plan.pipeline = pipeline
+        plan.clients = 20
+        plan.rampPerSecond = 200
+        plan.warmUpSeconds = 0
+        plan.durationSeconds = 30
+        plan.untilStreamsEnd = true
+        plan.threads = 2
+        return plan
+    }
+
+    func testDeliveredFramesMatchTheHostsFramesSent() async throws {
+        let port = try await startHost(apiKey: "bench-key")
+        var plan = plan(port: port, pipeline: "counted")
+        plan.params = ["count": 100, "rate": 200]
+        plan.apiKey = "bench-key"
+        let report = try await LoadGenerator(plan: plan).run()
+
+        XCTAssertEqual(report.subscribed, 20, report.table)
+        XCTAssertEqual(report.streamEnds, 20, report.table)
+        XCTAssertEqual(report.refusals, 0, report.table)
+        XCTAssertEqual(report.framesTotal, 20 * 100, report.table)
+        XCTAssertEqual(report.hostFramesSent, report.framesTotal, report.table)
+        XCTAssertEqual(report.gapsTotal, 0, report.table)
+        XCTAssertEqual(report.hostFramesDropped, 0, report.table)
+        XCTAssertEqual(report.disconnects, 0, report.table)
+        XCTAssertGreaterThan(report.framesInWindow, 0)
+        XCTAssertGreaterThan(report.latencyMilliseconds(0.5), 0)
+    }
+
+    func testGapsMatchTheHostsDroppedFrames() async throws {
+        let port = try await startHost()
+        var plan = plan(port: port, pipeline: "counted_small_queue")
+        // Half the clients stall for 5 s, past the stream's end, while 64 KiB frames (up to
+        // 13 MB of them, more than the socket buffers hold) pile up behind a 4-frame queue.
+        plan.clients = 8
+        plan.params = ["count": 200, "rate": 100, "payload_bytes": 65536]
+        plan.slowShare = 0.5
+        plan.slowResumeAfterSeconds = 5
+        plan.slowReceiveBufferBytes = 4096
+        let report = try await LoadGenerator(plan: plan).run()
+
+        XCTAssertEqual(report.subscribed, 8, report.table)
+        XCTAssertEqual(report.streamEnds, 8, report.table)
+        let dropped = try XCTUnwrap(report.hostFramesDropped, report.table)
+        XCTAssertGreaterThan(dropped, 0, "the stalled clients should have lost frames: \(report.table)")
+        XCTAssertEqual(report.gapsTotal, dropped, report.table)
+        XCTAssertEqual(report.hostFramesSent, report.framesTotal, report.table)
+        XCTAssertEqual(report.framesTotal + report.gapsTotal, 8 * 200, report.table)
+        XCTAssertGreaterThan(report.gapsOfSlowClientsTotal, 0, report.table)
+    }
+
+    func testTheCeilingServerFeedsTheBench() async throws {
+        var settings = CeilingServer.Settings()
+        settings.rate = 100
+        settings.payloadBytes = 256
+        settings.threads = 1
+        let ceiling = CeilingServer(settings: settings)
+        let port = try await ceiling.start()
+        var plan = LoadPlan()
+        plan.port = port
+        plan.clients = 10
+        plan.warmUpSeconds = 0.2
+        plan.durationSeconds = 1
+        plan.readHostCounters = false
+        let report = try await LoadGenerator(plan: plan).run()
+        await ceiling.stop()
+        XCTAssertEqual(report.subscribed, 10, report.table)
+        // 10 clients × 100 frames/s × 1 s, give or take a tick at each end.
+        XCTAssertGreaterThan(report.framesInWindow, 800, report.table)
+        XCTAssertLessThan(report.framesInWindow, 1200, report.table)
+        XCTAssertEqual(report.gapsInWindow, 0, report.table)
+    }
+
+    func testHistogramPercentilesStayWithinTheirPrecision() {
+        var histogram = LatencyHistogram()
+        for value in 1...10_000 { histogram.record(value) }
+        XCTAssertEqual(histogram.totalCount, 10_000)
+        XCTAssertEqual(histogram.maximum, 10_000)
+        for (fraction, exact) in [(0.5, 5000.0), (0.9, 9000.0), (0.99, 9900.0)] {
+            let reported = Double(histogram.value(atFraction: fraction))
+            XCTAssertGreaterThanOrEqual(reported, exact)
+            XCTAssertLessThanOrEqual(reported, exact * 1.016 + 1, "p\(fraction * 100)")
+        }
+        XCTAssertEqual(histogram.value(atFraction: 1), 10_000)
+        var other = LatencyHistogram()
+        other.record(50_000)
+        histogram.merge(other)
+        XCTAssertEqual(histogram.maximum, 50_000)
+        XCTAssertEqual(histogram.totalCount, 10_001)
+    }
+}

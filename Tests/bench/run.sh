@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Runs one fan-out benchmark scenario the same way each time: builds release, starts
+# `hyphae serve` (and, for broadcast-max and ceiling, `hyphae bench ceiling`), runs
+# `hyphae bench run` against it, and keeps the output under .build/bench-results/.
+#
+#   Tests/bench/run.sh SCENARIO [more `hyphae bench run` options]
+#
+# Scenarios (issue 6):
+#   broadcast      CLIENTS (1000) on one shared ticker at RATE (100) Hz, PAYLOAD (256) bytes
+#   cpu            the same at 10 Hz: host CPU per delivered frame
+#   broadcast-max  CLIENTS (1000) on a ticker as fast as possible, then the ceiling server; prints the ratio
+#   ceiling        the ceiling server alone at RATE (0: as fast as possible)
+#   features       CLIENTS (10000) on stream_features at 10 Hz
+#   simulations    CLIENTS (200), each its own 64x64 simulation at 10 Hz, distinct seeds
+#   slow           broadcast with 10 % of the clients no longer reading
+#   idle           CLIENTS (10000) subscribed to a ticker at 0.1 Hz: host RSS per connection
+#
+# Environment: CLIENTS, RATE, PAYLOAD, DURATION, WARMUP, RAMP, BENCH_THREADS (1),
+# HOST_THREADS (the host's default), PORT (18080), SKIP_BUILD=1 to use the existing build.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+
+SCENARIO=${1:-}
+if [[ -z "$SCENARIO" ]]; then
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+fi
+shift
+
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+    swift build -c release --manifest-cache none >&2
+fi
+HYPHAE="$ROOT/.build/release/hyphae"
+RESULTS="$ROOT/.build/bench-results"
+mkdir -p "$RESULTS"
+PORT=${PORT:-18080}
+CEILING_PORT=$((PORT + 10))
+BENCH_THREADS=${BENCH_THREADS:-1}
+ulimit -n "$(ulimit -Hn)"
+
+WORK=$(mktemp -d)
+HOST_PID=""
+CEILING_PID=""
+cleanup() {
+    [[ -n "$HOST_PID" ]] && kill "$HOST_PID" 2>/dev/null && wait "$HOST_PID" 2>/dev/null || true
+    [[ -n "$CEILING_PID" ]] && kill "$CEILING_PID" 2>/dev/null && wait "$CEILING_PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+wait_for_port() {
+    for _ in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "run.sh: nothing listens on port $1" >&2
+    exit 1
+}
+
+start_host() {
+    mkdir -p "$WORK/pipelines"
+    cp pipelines/*.yaml Tests/bench/pipelines/*.yaml "$WORK/pipelines/"
+    local threads=()
+    if [[ -n "${HOST_THREADS:-}" ]]; then
+        printf 'threads: %s\n' "$HOST_THREADS" > "$WORK/host.yaml"
+        threads=(--config "$WORK/host.yaml")
+    fi
+    "$HYPHAE" serve "${threads[@]}" --port "$PORT" --pipelines "$WORK/pipelines" --log-level warning --log-format text \
+        2> "$RESULTS/host-$SCENARIO.log" &
+    HOST_PID=$!
+    wait_for_port "$PORT"
+}
+
+stop_host() {
+    kill "$HOST_PID" 2>/dev/null || true
+    wait "$HOST_PID" 2>/dev/null || true
+    HOST_PID=""
+}
+
+start_ceiling() {
+    "$HYPHAE" bench ceiling --port "$CEILING_PORT" --rate "$1" --payload-bytes "$2" ${HOST_THREADS:+--threads "$HOST_THREADS"} \
+        > "$RESULTS/ceiling-$SCENARIO.log" 2>&1 &
+    CEILING_PID=$!
+    wait_for_port "$CEILING_PORT"
+}
+
+stop_ceiling() {
+    kill "$CEILING_PID" 2>/dev/null || true
+    wait "$CEILING_PID" 2>/dev/null || true
+    CEILING_PID=""
+}
+
+# bench LABEL OPTIONS...: runs the load generator against the host, keeping its output.
+bench() {
+    local label=$1
+    shift
+    "$HYPHAE" bench run --threads "$BENCH_THREADS" --label "$label" "$@" | tee "$RESULTS/$label.txt"
+}
+
+json_field() {
+    # json_field FILE NAME: a number from the JSON line of a bench output.
+    grep '^{"bench"' "$1" | tail -1 | sed -n "s/.*\"$2\":\([-0-9.e+]*\).*/\1/p"
+}
+
+case "$SCENARIO" in
+broadcast | cpu | slow)
+    default_rate=100
+    [[ "$SCENARIO" == cpu ]] && default_rate=10
+    slow=()
+    [[ "$SCENARIO" == slow ]] && slow=(--slow-share 0.1)
+    start_host
+    bench "$SCENARIO" --port "$PORT" --host-pid "$HOST_PID" --path /ws/ticker --pipeline ticker \
+        --clients "${CLIENTS:-1000}" --param rate="${RATE:-$default_rate}" --param payload_bytes="${PAYLOAD:-256}" \
+        --ramp "${RAMP:-1000}" --warm-up "${WARMUP:-5}" --duration "${DURATION:-20}" "${slow[@]}" "$@"
+    ;;
+broadcast-max)
+    start_host
+    bench broadcast-max-host --port "$PORT" --host-pid "$HOST_PID" --path /ws/bench_ticker --pipeline bench_ticker \
+        --clients "${CLIENTS:-1000}" --param rate=0 --param payload_bytes="${PAYLOAD:-256}" \
+        --ramp "${RAMP:-1000}" --warm-up "${WARMUP:-5}" --duration "${DURATION:-15}" "$@"
+    stop_host
+    start_ceiling 0 "${PAYLOAD:-256}"
+    bench broadcast-max-ceiling --port "$CEILING_PORT" --host-pid "$CEILING_PID" --no-host-counters \
+        --clients "${CLIENTS:-1000}" --ramp "${RAMP:-1000}" --warm-up "${WARMUP:-5}" --duration "${DURATION:-15}" "$@"
+    stop_ceiling
+    host_fps=$(json_field "$RESULTS/broadcast-max-host.txt" frames_per_second)
+    ceiling_fps=$(json_field "$RESULTS/broadcast-max-ceiling.txt" frames_per_second)
+    awk -v h="$host_fps" -v c="$ceiling_fps" 'BEGIN {
+        printf "broadcast-max: host %.0f frames/s, ceiling %.0f frames/s, ratio %.1f %%\n", h, c, (c > 0 ? 100 * h / c : 0)
+        printf "{\"bench\":\"broadcast-max\",\"host_frames_per_second\":%.0f,\"ceiling_frames_per_second\":%.0f,\"ratio\":%.4f}\n", h, c, (c > 0 ? h / c : 0)
+    }' | tee "$RESULTS/broadcast-max.txt"
+    ;;
+ceiling)
+    start_ceiling "${RATE:-0}" "${PAYLOAD:-256}"
+    bench ceiling --port "$CEILING_PORT" --host-pid "$CEILING_PID" --no-host-counters \
+        --clients "${CLIENTS:-1000}" --ramp "${RAMP:-1000}" --warm-up "${WARMUP:-5}" --duration "${DURATION:-15}" "$@"
+    ;;
+features)
+    start_host
+    bench features --port "$PORT" --host-pid "$HOST_PID" --path /ws/stream_features --pipeline stream_features \
+        --clients "${CLIENTS:-10000}" --param update_interval_ms=100 \
+        --ramp "${RAMP:-2000}" --warm-up "${WARMUP:-5}" --duration "${DURATION:-20}" "$@"
+    ;;
+simulations)
+    start_host
+    bench simulations --port "$PORT" --host-pid "$HOST_PID" --path /ws/bench_simulation --pipeline bench_simulation \
+        --clients "${CLIENTS:-200}" --param grid_size=64 --param steps_per_second=10 --param seed=1000 --param-per-client seed \
+        --stream-ids unique --ramp "${RAMP:-1000}" --warm-up "${WARMUP:-5}" --duration "${DURATION:-20}" "$@"
+    ;;
+idle)
+    start_host
+    bench idle --port "$PORT" --host-pid "$HOST_PID" --path /ws/ticker --pipeline ticker \
+        --clients "${CLIENTS:-10000}" --param rate=0.1 --param payload_bytes=0 \
+        --ramp "${RAMP:-2000}" --warm-up "${WARMUP:-5}" --duration "${DURATION:-10}" "$@"
+    ;;
+*)
+    echo "run.sh: unknown scenario '$SCENARIO'; run it without arguments for the list" >&2
+    exit 2
+    ;;
+esac
