@@ -2,8 +2,9 @@ import HyphaeCore
 import NIOCore
 
 /// One pipeline instance's subscribers on one event loop. The producer hands it each
-/// frame once; it builds the message once per stream id, offers it to every
-/// subscriber under that id, and flushes each touched socket once.
+/// frame once, through the loop's `FrameInbox`; it builds the message once per stream
+/// id, offers it to every subscriber under that id, and flushes each touched socket
+/// once per batch.
 ///
 /// Confined to its loop: only the loop's own jobs touch it.
 final class LoopFanOut {
@@ -17,6 +18,8 @@ final class LoopFanOut {
     private var groups: [StreamGroup] = []
     private var groupIndex: [String: Int] = [:]
     private var pendingFlush: [ConnectionOutput] = []
+    /// The frames being delivered; swapped with the inbox's, so it keeps its capacity.
+    private var batch: [EncodedFrame] = []
     /// The queue depth this loop last reported to the pipeline's gauge.
     private var reportedQueueDepth = 0
 
@@ -46,20 +49,47 @@ final class LoopFanOut {
         groupIndex = Dictionary(uniqueKeysWithValues: groups.enumerated().map { ($0.element.members[0].streamID, $0.offset) })
     }
 
-    /// Delivers one frame to every subscriber on this loop.
-    func deliver(_ frame: EncodedFrame) {
+    /// Takes every frame waiting in `inbox` and delivers them, oldest first, to every
+    /// subscriber on this loop; each touched socket is flushed once, after the last, so
+    /// that frames which piled up while the loop was busy leave in one write. Returns how
+    /// many frames it took.
+    func deliverWaiting(from inbox: FrameInbox) -> Int {
+        inbox.take(into: &batch)
+        let taken = batch.count
+        guard taken > 0 else { return 0 }
+        var tally = DeliveryTally()
+        // A lone frame is written and flushed in one pass per socket; several are written
+        // first and flushed together, so that each socket takes them in one syscall.
+        let flushesEach = taken == 1
+        for frame in batch {
+            offer(frame, flushesEach: flushesEach, tally: &tally)
+        }
+        batch.removeAll(keepingCapacity: true)
+        flushPending()
+        if tally.sent > 0 { metrics.framesSent.add(tally.sent) }
+        tally.drops.report(to: metrics)
+        if tally.queueDepth != reportedQueueDepth {
+            metrics.queuedFrames.add(tally.queueDepth - reportedQueueDepth)
+            reportedQueueDepth = tally.queueDepth
+        }
+        return taken
+    }
+
+    /// Offers one frame to every subscriber; unless `flushesEach`, the sockets it
+    /// writes to are flushed by `flushPending`.
+    private func offer(_ frame: EncodedFrame, flushesEach: Bool, tally: inout DeliveryTally) {
         let allocator = ByteBufferAllocator()
-        var sent = 0
-        var drops = DropTally()
-        var queueDepth = 0
         let isEssential = frame.delivery == .essential
+        var queueDepth = 0
         for group in groups {
             let message = OutboundFrames.data(frame, escapedStreamID: group.escapedStreamID, allocator: allocator)
             for subscription in group.members {
                 let before = subscription.packetsSent
-                drops.add(subscription.offer(message, isEssential: isEssential), policy: subscription.policy)
-                sent += subscription.packetsSent - before
+                let dropped = subscription.offer(message, isEssential: isEssential, flushNow: flushesEach)
+                tally.drops.add(dropped, policy: subscription.policy)
+                tally.sent += subscription.packetsSent - before
                 queueDepth += subscription.queuedCount
+                guard !flushesEach else { continue }
                 let output = subscription.output
                 if !output.needsFlush {
                     output.needsFlush = true
@@ -67,13 +97,8 @@ final class LoopFanOut {
                 }
             }
         }
-        flushPending()
-        if sent > 0 { metrics.framesSent.add(sent) }
-        drops.report(to: metrics)
-        if queueDepth != reportedQueueDepth {
-            metrics.queuedFrames.add(queueDepth - reportedQueueDepth)
-            reportedQueueDepth = queueDepth
-        }
+        // The depth after the batch's last frame is the one reported.
+        tally.queueDepth = queueDepth
         metrics.sendLatency.observe(seconds: (WallClock.nowMilliseconds() - frame.timestamp) / 1000)
     }
 
@@ -110,7 +135,14 @@ final class LoopFanOut {
     }
 }
 
-/// Frames dropped while delivering one frame, by policy, counted without allocating.
+/// What delivering a batch did, reported to the metrics once per batch.
+private struct DeliveryTally {
+    var sent = 0
+    var drops = DropTally()
+    var queueDepth = 0
+}
+
+/// Frames dropped while delivering, by policy, counted without allocating.
 private struct DropTally {
     private var counts: (Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0)
 

@@ -10,6 +10,7 @@ final class PipelineInstance: Sendable {
     struct FanOutHandle: Sendable {
         let eventLoop: EventLoop
         let fanOut: NIOLoopBound<LoopFanOut>
+        let inbox: FrameInbox
     }
 
     let id: String
@@ -47,7 +48,8 @@ final class PipelineInstance: Sendable {
             if let existing = handles.first(where: { $0.eventLoop === eventLoop }) { return existing }
             let created = FanOutHandle(
                 eventLoop: eventLoop,
-                fanOut: NIOLoopBound(LoopFanOut(eventLoop: eventLoop, metrics: metrics), eventLoop: eventLoop)
+                fanOut: NIOLoopBound(LoopFanOut(eventLoop: eventLoop, metrics: metrics), eventLoop: eventLoop),
+                inbox: FrameInbox()
             )
             handles.append(created)
             return created
@@ -126,16 +128,16 @@ final class PipelineInstance: Sendable {
         return sinks
     }
 
-    /// Hands a frame to every loop with subscribers.
+    /// Hands a frame to every loop with subscribers: into its inbox, scheduling a job
+    /// on the loop only when none is pending (see `FrameInbox`).
     func publish(_ frame: EncodedFrame) {
         metrics.framesEmitted.add(1)
         nextSequence.store(frame.sequence + 1, ordering: .relaxed)
         let handles = fanOuts.withLock { $0 }
         gate.dispatched(handles.count)
-        for handle in handles {
+        for handle in handles where handle.inbox.append(frame) {
             handle.eventLoop.execute { [gate] in
-                handle.fanOut.value.deliver(frame)
-                gate.completed()
+                gate.completed(handle.fanOut.value.deliverWaiting(from: handle.inbox))
             }
         }
     }

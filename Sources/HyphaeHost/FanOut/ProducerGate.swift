@@ -28,8 +28,10 @@ final class ProducerGate: Sendable {
         state.withLock { $0.framesInFlight += count }
     }
 
-    func completed() {
-        resumeIfOpen { $0.framesInFlight -= 1 }
+    /// `count` frames handed out by `dispatched` have been delivered.
+    func completed(_ count: Int = 1) {
+        guard count > 0 else { return }
+        resumeIfOpen { $0.framesInFlight -= count }
     }
 
     func queueFilled() {

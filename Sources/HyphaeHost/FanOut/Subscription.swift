@@ -21,6 +21,11 @@ final class ConnectionOutput {
         context?.write(NIOAny(buffer), promise: nil)
     }
 
+    /// Writes and flushes in one pass down the pipeline, for a message with nothing to batch it with.
+    func writeAndFlush(_ buffer: ByteBuffer) {
+        context?.writeAndFlush(NIOAny(buffer), promise: nil)
+    }
+
     func write(_ buffer: ByteBuffer, promise: EventLoopPromise<Void>?) {
         guard let context else {
             promise?.fail(ChannelError.ioOnClosedChannel)
@@ -96,13 +101,18 @@ final class Subscription {
     var queuedCount: Int { queue.count }
 
     /// Offers a data frame. Writes it at once when the socket takes it and nothing
-    /// is queued before it; otherwise queues it, applying the policy when full.
-    /// Returns how many frames the policy dropped.
+    /// is queued before it (and flushes it too when `flushNow`; otherwise the caller
+    /// flushes); otherwise queues it, applying the policy when full. Returns how many
+    /// frames the policy dropped.
     @inline(__always)
-    func offer(_ buffer: ByteBuffer, isEssential: Bool) -> Int {
+    func offer(_ buffer: ByteBuffer, isEssential: Bool, flushNow: Bool = false) -> Int {
         guard !isFinished else { return 0 }
         if queue.isEmpty, output.isWritable {
-            output.write(buffer)
+            if flushNow {
+                output.writeAndFlush(buffer)
+            } else {
+                output.write(buffer)
+            }
             packetsSent += 1
             return 0
         }
@@ -187,25 +197,10 @@ final class Subscription {
         switch policy {
         case .dropOldest:
             // The oldest frame a newer one supersedes; essential frames stay.
-            if let index = queue.firstIndex(where: { !$0.isEssential }) {
-                queue.remove(at: index)
-                queue.append(message)
-            } else if message.isEssential {
-                queue.append(message)
-                return 0
-            }
-            droppedFrames += 1
-            return 1
+            return admitIntoFullQueue(message, evicting: queue.firstIndex { !$0.isEssential })
         case .dropNewest:
-            if message.isEssential, let index = queue.lastIndex(where: { !$0.isEssential }) {
-                queue.remove(at: index)
-                queue.append(message)
-            } else if message.isEssential {
-                queue.append(message)
-                return 0
-            }
-            droppedFrames += 1
-            return 1
+            // The newest frame goes, unless it is essential: then the newest one that is not.
+            return admitIntoFullQueue(message, evicting: message.isEssential ? queue.lastIndex { !$0.isEssential } : nil)
         case .compress:
             // Keep the 1st, 3rd, 5th ... queued frames (oldest first) and the essential ones.
             var kept = CircularBuffer<QueuedMessage>(initialCapacity: capacity)
@@ -235,6 +230,23 @@ final class Subscription {
             holdProducerIfFull()
             return 0
         }
+    }
+
+    /// Makes room in a full queue by evicting the frame at `victim`; without one, an
+    /// essential message goes in over capacity and any other is dropped. Returns the
+    /// frames dropped.
+    private func admitIntoFullQueue(
+        _ message: QueuedMessage, evicting victim: CircularBuffer<QueuedMessage>.Index?
+    ) -> Int {
+        if let victim {
+            queue.remove(at: victim)
+            queue.append(message)
+        } else if message.isEssential {
+            queue.append(message)
+            return 0
+        }
+        droppedFrames += 1
+        return 1
     }
 
     private func holdProducerIfFull() {

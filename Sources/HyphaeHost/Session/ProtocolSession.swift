@@ -28,7 +28,6 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
 
     private var channel: Channel?
     private var output: ConnectionOutput?
-    private var writer = JSONWriter()
     private var identity: Authenticator.KeyIdentity?
     private var failedAuthAttempts = 0
     private var invalidInARow = 0
@@ -420,6 +419,9 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
 
     private func send(_ message: ServerMessage, flush: Bool = true) {
         guard let output, output.isOpen, !isClosing else { return }
+        // A writer per message rather than per connection: control messages are rare, and
+        // an idle connection should not carry an encoding buffer.
+        var writer = JSONWriter()
         let bytes = message.encoded(timestamp: WallClock.nowMilliseconds(), writer: &writer)
         output.write(OutboundFrames.text(bytes, allocator: output.allocator))
         packetsSent += 1
