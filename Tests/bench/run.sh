@@ -8,6 +8,7 @@
 # Scenarios (issue 6):
 #   broadcast      CLIENTS (1000) on one shared ticker at RATE (100) Hz, PAYLOAD (256) bytes
 #   cpu            the same at 10 Hz: host CPU per delivered frame
+#   broadcast-batched  broadcast on a sink with batch_window_ms: 20 (less CPU, more latency)
 #   broadcast-max  CLIENTS (1000) on a ticker as fast as possible, then the ceiling server; prints the ratio
 #   ceiling        the ceiling server alone at RATE (0: as fast as possible)
 #   features       CLIENTS (10000) on stream_features at 10 Hz
@@ -104,13 +105,15 @@ json_field() {
 }
 
 case "$SCENARIO" in
-broadcast | cpu | slow)
+broadcast | broadcast-batched | cpu | slow)
     default_rate=100
     [[ "$SCENARIO" == cpu ]] && default_rate=10
     slow=()
     [[ "$SCENARIO" == slow ]] && slow=(--slow-share 0.1)
+    pipeline=ticker
+    [[ "$SCENARIO" == broadcast-batched ]] && pipeline=bench_ticker_batched
     start_host
-    bench "$SCENARIO" --port "$PORT" --host-pid "$HOST_PID" --path /ws/ticker --pipeline ticker \
+    bench "$SCENARIO" --port "$PORT" --host-pid "$HOST_PID" --path "/ws/$pipeline" --pipeline "$pipeline" \
         --clients "${CLIENTS:-1000}" --param rate="${RATE:-$default_rate}" --param payload_bytes="${PAYLOAD:-256}" \
         --ramp "${RAMP:-1000}" --warm-up "${WARMUP:-5}" --duration "${DURATION:-20}" "${slow[@]}" "$@"
     ;;

@@ -23,6 +23,8 @@ final class PipelineInstance: Sendable {
     /// The sequence number the run will give its next frame; a reload starts the
     /// next version from here so that subscribers see numbers go on increasing.
     private let nextSequence = Atomic<Int>(0)
+    /// The shortest `batch_window_ms` of the pipeline's WebSocket sinks, which share this fan-out.
+    private let batchWindow: TimeAmount
     private let logger: Logger
     private let onEnd: @Sendable (PipelineInstance, StreamEnd) -> Void
 
@@ -38,6 +40,8 @@ final class PipelineInstance: Sendable {
         self.onEnd = onEnd
         // A few frames per loop in flight keep the loops busy without letting the producer run ahead.
         gate = ProducerGate(limit: 16)
+        let windows = configuration.sinks.compactMap { ($0.configuration as? WebSocketSinkConfiguration)?.batchWindowMilliseconds }
+        batchWindow = .milliseconds(Int64(windows.min() ?? 0))
     }
 
     var version: String { configuration.version }
@@ -136,10 +140,22 @@ final class PipelineInstance: Sendable {
         let handles = fanOuts.withLock { $0 }
         gate.dispatched(handles.count)
         for handle in handles where handle.inbox.append(frame) {
-            handle.eventLoop.execute { [gate] in
-                gate.completed(handle.fanOut.value.deliverWaiting(from: handle.inbox))
+            if batchWindow == .zero {
+                handle.eventLoop.execute { [self] in _ = fanOutAfterWaitingFrames(handle) }
+            } else {
+                handle.eventLoop.scheduleTask(in: batchWindow) { [self] in _ = fanOutAfterWaitingFrames(handle) }
             }
         }
+    }
+
+    /// Delivers the frames waiting in `handle`'s inbox and returns its fan-out; call on
+    /// its loop. Whatever is written to the subscribers next (`stream_end`,
+    /// `stream_reloaded`) then follows every frame published before it, even when a
+    /// batch window still holds them.
+    func fanOutAfterWaitingFrames(_ handle: FanOutHandle) -> LoopFanOut {
+        let fanOut = handle.fanOut.value
+        gate.completed(fanOut.deliverWaiting(from: handle.inbox))
+        return fanOut
     }
 
     /// Tells every subscriber the stream is over: `stream_end` after its queued
@@ -148,8 +164,8 @@ final class PipelineInstance: Sendable {
         guard end != .cancelled else { return }
         let handles = fanOuts.withLock { $0 }
         for handle in handles {
-            handle.eventLoop.execute {
-                let fanOut = handle.fanOut.value
+            handle.eventLoop.execute { [self] in
+                let fanOut = fanOutAfterWaitingFrames(handle)
                 var writer = JSONWriter()
                 fanOut.end { subscription in
                     let now = WallClock.nowMilliseconds()

@@ -17,6 +17,8 @@ public struct WebSocketSinkConfiguration: EndpointConfiguration, Equatable {
     public var path: String
     public var backpressure: BackpressurePolicy
     public var queueSize: Int
+    /// How long a frame may wait on its event loop for later ones to leave with it.
+    public var batchWindowMilliseconds: Int
 
     public var endpointPath: String { path }
     public var requiresOwnInstance: Bool { backpressure == .block }
@@ -25,6 +27,9 @@ public struct WebSocketSinkConfiguration: EndpointConfiguration, Equatable {
         path = config.string("path", default: nil, summary: "the URL path subscribers connect to, e.g. /ws/my_stream")
         backpressure = config.choice("backpressure", default: .dropOldest, summary: "what a full subscription queue does with a new frame")
         queueSize = config.int("queue_size", default: 1000, min: 1, max: 1_000_000, summary: "frames a subscription may hold before its backpressure policy acts")
+        batchWindowMilliseconds = config.int(
+            "batch_window_ms", default: 0, min: 0, max: 1000,
+            summary: "how long a frame may wait for later ones, so that they reach each socket in one write; 0 sends at once (frames that pile up while the host is busy are batched anyway)")
         guard !config.isDescribing else { return }
         if !path.hasPrefix("/") || path.contains(where: { $0 == " " || $0 == "?" || $0 == "#" }) {
             config.problem("path", "expected a URL path starting with '/' and without spaces, '?' or '#', found '\(path)'")

@@ -200,7 +200,7 @@ public actor PipelineReloader {
             let successors = SuccessorInstances(definition: definition, manager: manager)
             for handle in old.handles {
                 try? await handle.eventLoop.submit {
-                    Self.moveSubscribers(of: handle.fanOut.value, from: old, to: definition, successors: successors, manager: manager)
+                    Self.moveSubscribers(of: old.fanOutAfterWaitingFrames(handle), from: old, to: definition, successors: successors, manager: manager)
                 }.get()
             }
             for instance in successors.created { instance.startIfNeeded(sequence: nextSequence) }
@@ -246,7 +246,7 @@ public actor PipelineReloader {
             for handle in instance.handles {
                 try? await handle.eventLoop.submit {
                     var writer = JSONWriter()
-                    for subscription in handle.fanOut.value.subscriptions where !subscription.isFinished {
+                    for subscription in instance.fanOutAfterWaitingFrames(handle).subscriptions where !subscription.isFinished {
                         let end = ServerMessage.streamEnd(subscription, reason: reason, message: message)
                         subscription.end(with: OutboundFrames.text(end.encoded(timestamp: WallClock.nowMilliseconds(), writer: &writer), allocator: subscription.output.allocator))
                         subscription.output.flush()
