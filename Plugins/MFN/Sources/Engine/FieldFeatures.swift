@@ -130,25 +130,15 @@ struct FieldMoments {
             let rowScale = (row == 0 || row == last) ? 1.0 : 0.5
             var column = 1
             while column + 3 < last {
-                let value: SIMD4<Double> = load(here + column)
-                let right: SIMD4<Double> = load(here + column + 1)
-                let left: SIMD4<Double> = load(here + column - 1)
-                let down: SIMD4<Double> = load(below + column)
-                let up: SIMD4<Double> = load(above + column)
-                let gx = (right - left) * 0.5
-                let gy = (down - up) * rowScale
-                lanes.add(value, gradientSquared: gx * gx + gy * gy)
+                let (value, gradientSquared): (SIMD4<Double>, SIMD4<Double>) = interiorTerms(
+                    here + column, above: above + column, below: below + column, rowScale: rowScale)
+                lanes.add(value, gradientSquared: gradientSquared)
                 column += 4
             }
             if column + 1 < last {
-                let value: SIMD2<Double> = load(here + column)
-                let right: SIMD2<Double> = load(here + column + 1)
-                let left: SIMD2<Double> = load(here + column - 1)
-                let down: SIMD2<Double> = load(below + column)
-                let up: SIMD2<Double> = load(above + column)
-                let gx = (right - left) * 0.5
-                let gy = (down - up) * rowScale
-                lanes.add(value, gradientSquared: gx * gx + gy * gy)
+                let (value, gradientSquared): (SIMD2<Double>, SIMD2<Double>) = interiorTerms(
+                    here + column, above: above + column, below: below + column, rowScale: rowScale)
+                lanes.add(value, gradientSquared: gradientSquared)
                 column += 2
             }
             // What the lanes left: the two edge columns, with one-sided gx, and an odd interior column.
@@ -173,6 +163,22 @@ struct FieldMoments {
         sumOfSquares = lanes.squares.sum()
         gradientSquaredSum = lanes.gradientSquared.sum()
     }
+}
+
+/// Cells away from the row's edges, from `cell` on: their values and `gx² + gy²`, with central
+/// differences along the row and `rowScale` (½ inside, 1 on the one-sided first and last rows) down it.
+@inline(__always)
+private func interiorTerms<Lanes: SIMD>(
+    _ cell: UnsafePointer<Double>, above: UnsafePointer<Double>, below: UnsafePointer<Double>, rowScale: Double
+) -> (values: Lanes, gradientSquared: Lanes) where Lanes.Scalar == Double {
+    let value: Lanes = load(cell)
+    let right: Lanes = load(cell + 1)
+    let left: Lanes = load(cell - 1)
+    let down: Lanes = load(below)
+    let up: Lanes = load(above)
+    let gx = (right - left) * 0.5
+    let gy = (down - up) * rowScale
+    return (value, gx * gx + gy * gy)
 }
 
 @inline(__always)
