@@ -108,6 +108,7 @@ final class StagesAndHelpTests: XCTestCase {
             "  path: string, required",
             "  backpressure: string, one of: drop_oldest, drop_newest, compress, close, block, default drop_oldest",
             "  queue_size: int, from 1 to 1000000, default 1000",
+            "  batch_window_ms: int, from 0 to 1000, default 0",
         ] {
             XCTAssertTrue(result.outputLines.contains(line), "missing \"\(line)\" in\n\(result.standardOutput)")
         }

@@ -67,6 +67,25 @@ final class ValidateCommandTests: XCTestCase {
         XCTAssertEqual(result.standardOutput, "", "nothing is valid, so nothing is summarised")
     }
 
+    func testABatchWindowOutOfBoundsIsAnErrorWithItsPlace() throws {
+        let folder = try TemporaryFolder()
+        let path = try folder.write("window.yaml", """
+            name: window
+            source:
+              type: ticker
+            sinks:
+              - type: websocket
+                path: /ws/window
+                batch_window_ms: 5000
+            """)
+        let result = try runHyphae(["validate", path])
+        XCTAssertEqual(result.status, 1, result.description)
+        XCTAssertEqual(result.errorLines, [
+            "\(path):7:22: error: sinks[0].batch_window_ms: expected an integer from 0 to 1000, found '5000'",
+            "1 error, 0 warnings in 1 file",
+        ])
+    }
+
     func testEveryErrorOfAFileIsPrintedInFileOrder() throws {
         let folder = try TemporaryFolder()
         let path = try folder.write("broken.yaml", """
