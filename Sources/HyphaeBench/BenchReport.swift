@@ -13,6 +13,8 @@ public struct BenchReport: Sendable {
     public var connectFailures = 0
     public var hostCPUUserSeconds: Double?
     public var hostCPUSystemSeconds: Double?
+    /// The load generator's own CPU time in the window (user plus system), seconds.
+    public var benchCPUSeconds: Double?
     public var hostRSSBeforeKiB: Int?
     public var hostRSSAfterKiB: Int?
     public var hostRSSPeakKiB: Int?
@@ -94,6 +96,10 @@ public struct BenchReport: Sendable {
             row("host CPU", String(format: "%.2f s in the window (%.0f%% of one core; user %.2f, system %.2f)", cpu, cpu / windowSecondsOrOne * 100, user, system))
         }
         if let perFrame = hostCPUMicrosecondsPerFrame { row("host CPU per frame", String(format: "%.2f µs", perFrame)) }
+        if let bench = benchCPUSeconds {
+            let threads = plan.threads == 1 ? "1 thread" : "\(plan.threads) threads"
+            row("bench CPU", String(format: "%.2f s in the window (%.0f%% of one core", bench, bench / windowSecondsOrOne * 100) + ", \(threads))")
+        }
         if let before = hostRSSBeforeKiB, let after = hostRSSAfterKiB {
             row("host RSS", "\(before) KiB before, \(after) KiB at the end, peak \(hostRSSPeakKiB ?? after) KiB")
         }
@@ -152,6 +158,7 @@ public struct BenchReport: Sendable {
         object["host_cpu_user_seconds"] = number(hostCPUUserSeconds)
         object["host_cpu_system_seconds"] = number(hostCPUSystemSeconds)
         object["host_cpu_us_per_frame"] = number(hostCPUMicrosecondsPerFrame)
+        object["bench_cpu_seconds"] = number(benchCPUSeconds)
         object["host_rss_before_kib"] = integer(hostRSSBeforeKiB)
         object["host_rss_after_kib"] = integer(hostRSSAfterKiB)
         object["host_rss_peak_kib"] = integer(hostRSSPeakKiB)

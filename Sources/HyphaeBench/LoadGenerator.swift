@@ -116,6 +116,9 @@ public final class LoadGenerator: Sendable {
         try await Task.sleep(for: .seconds(plan.warmUpSeconds))
         await setMeasuring(true)
         let cpuBefore = probe?.cpuSplit()
+        // The bench's own CPU, to see whether the load generator, not the host, set the pace.
+        let ownProbe = HostProcessProbe(pid: getpid())
+        let ownCPUBefore = ownProbe.cpuSeconds()
         let windowStart = ContinuousClock.now
         if plan.untilStreamsEnd {
             try await waitForStreamsToEnd(deadline: windowStart + .seconds(plan.durationSeconds))
@@ -125,6 +128,7 @@ public final class LoadGenerator: Sendable {
         await setMeasuring(false)
         let windowSeconds = (ContinuousClock.now - windowStart).seconds
         let cpuAfter = probe?.cpuSplit()
+        let ownCPUAfter = ownProbe.cpuSeconds()
         let memoryAfter = probe?.memory()
         let totalsAtEnd = await totals()
         // Let frames already on their way arrive before the host's counters are read.
@@ -146,6 +150,7 @@ public final class LoadGenerator: Sendable {
             report.hostCPUUserSeconds = cpuAfter.user - cpuBefore.user
             report.hostCPUSystemSeconds = cpuAfter.system - cpuBefore.system
         }
+        if let ownCPUBefore, let ownCPUAfter { report.benchCPUSeconds = ownCPUAfter - ownCPUBefore }
         report.hostRSSBeforeKiB = memoryBefore?.residentKiB
         report.hostRSSAfterKiB = memoryAfter?.residentKiB
         report.hostRSSPeakKiB = max(sampler.peakKiB, memoryAfter?.peakKiB ?? 0)

@@ -104,6 +104,10 @@ final class BenchCountsTests: XCTestCase {
         XCTAssertEqual(report.refusals, 0, report.table)
         XCTAssertEqual(report.framesTotal, 20 * 100, report.table)
         XCTAssertEqual(report.hostFramesSent, report.framesTotal, report.table)
+        // /proc counts CPU in clock ticks (10 ms), so a short window may read 0, never less.
+        let benchCPU = try XCTUnwrap(report.benchCPUSeconds, "the bench reports its own CPU time\n\(report.table)")
+        XCTAssertGreaterThanOrEqual(benchCPU, 0)
+        XCTAssertTrue(report.table.contains("bench CPU"), report.table)
         XCTAssertEqual(report.gapsTotal, 0, report.table)
         XCTAssertEqual(report.hostFramesDropped, 0, report.table)
         XCTAssertEqual(report.disconnects, 0, report.table)
