@@ -29,13 +29,7 @@ public struct HostProcessProbe: Sendable {
 
     /// User plus system CPU time, in seconds.
     public func cpuSeconds() -> Double? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let afterName = text.lastIndex(of: ")")
-        else { return nil }
-        // Fields after the command name start at field 3 (state); utime and stime are fields 14 and 15.
-        let fields = text[text.index(after: afterName)...].split(separator: " ")
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
-        return (user + system) / Double(Self.clockTicksPerSecond)
+        cpuSplit().map { $0.user + $0.system }
     }
 
     /// The CPU seconds split into user and system.
@@ -43,6 +37,7 @@ public struct HostProcessProbe: Sendable {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
             let afterName = text.lastIndex(of: ")")
         else { return nil }
+        // Fields after the command name start at field 3 (state); utime and stime are fields 14 and 15.
         let fields = text[text.index(after: afterName)...].split(separator: " ")
         guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
         let ticks = Double(Self.clockTicksPerSecond)

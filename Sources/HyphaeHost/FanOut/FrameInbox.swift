@@ -22,8 +22,9 @@ final class FrameInbox: Sendable {
     func append(_ frame: EncodedFrame) -> Bool {
         state.withLock { state in
             state.frames.append(frame)
-            defer { state.isScheduled = true }
-            return !state.isScheduled
+            let mustSchedule = !state.isScheduled
+            state.isScheduled = true
+            return mustSchedule
         }
     }
 

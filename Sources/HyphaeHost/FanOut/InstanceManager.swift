@@ -54,36 +54,28 @@ final class InstanceManager: Sendable {
     }
 
     /// The instance a subscriber moves to on a reload: `successor` when the move
-    /// already made one for these params, otherwise a new one (which the caller
-    /// starts), shared with later subscribers when no other instance serves these
+    /// already made one for these params, otherwise a new one (`isNew`: the caller
+    /// starts it), shared with later subscribers when no other instance serves these
     /// params. Never refused for capacity: the subscriber is already being served.
-    func acquireForMove(_ definition: PipelineDefinition, configuration: PipelineConfiguration, joining successor: PipelineInstance?) -> PipelineInstance {
-        let shares = definition.sharesInstances
-        return state.withLock { state in
+    func acquireForMove(
+        _ definition: PipelineDefinition, configuration: PipelineConfiguration, joining successor: PipelineInstance?
+    ) -> (instance: PipelineInstance, isNew: Bool) {
+        state.withLock { state in
             if let successor, var entry = state.entries[ObjectIdentifier(successor)] {
                 entry.subscribers += 1
                 state.entries[ObjectIdentifier(successor)] = entry
-                return successor
+                return (successor, false)
             }
-            let number = state.nextID
-            state.nextID += 1
-            var key = Key(pipeline: definition.name, version: definition.version, params: configuration.params.values)
-            if !shares { key.exclusiveID = number }
-            let instance = makeInstance(definition, configuration: configuration, number: number)
-            let identifier = ObjectIdentifier(instance)
-            state.entries[identifier] = Entry(instance: instance, key: key, subscribers: 1, isRunning: true)
-            if shares, state.shared[key] == nil { state.shared[key] = identifier }
-            return instance
+            return (create(definition, configuration: configuration, in: &state), true)
         }
     }
 
     private func obtain(
         _ definition: PipelineDefinition, configuration: PipelineConfiguration, enforcingCapacity: Bool
     ) -> (instance: PipelineInstance, isNew: Bool)? {
-        let shares = definition.sharesInstances
-        return state.withLock { state -> (instance: PipelineInstance, isNew: Bool)? in
-            var key = Key(pipeline: definition.name, version: definition.version, params: configuration.params.values)
-            if shares, let existing = state.shared[key], var entry = state.entries[existing], entry.isRunning {
+        state.withLock { state -> (instance: PipelineInstance, isNew: Bool)? in
+            let key = Key(pipeline: definition.name, version: definition.version, params: configuration.params.values)
+            if definition.sharesInstances, let existing = state.shared[key], var entry = state.entries[existing], entry.isRunning {
                 entry.subscribers += 1
                 state.entries[existing] = entry
                 return (entry.instance, false)
@@ -92,15 +84,24 @@ final class InstanceManager: Sendable {
                 let running = state.entries.values.filter { $0.key.pipeline == definition.name && $0.isRunning }.count
                 if running >= limit { return nil }
             }
-            let number = state.nextID
-            state.nextID += 1
-            if !shares { key.exclusiveID = number }
-            let instance = makeInstance(definition, configuration: configuration, number: number)
-            let identifier = ObjectIdentifier(instance)
-            state.entries[identifier] = Entry(instance: instance, key: key, subscribers: 1, isRunning: true)
-            if shares { state.shared[key] = identifier }
-            return (instance, true)
+            return (create(definition, configuration: configuration, in: &state), true)
         }
+    }
+
+    /// Makes an instance with one subscriber and registers it; a sharing one takes the
+    /// shared slot for its params unless a running instance holds it.
+    private func create(_ definition: PipelineDefinition, configuration: PipelineConfiguration, in state: inout State) -> PipelineInstance {
+        let number = state.nextID
+        state.nextID += 1
+        var key = Key(pipeline: definition.name, version: definition.version, params: configuration.params.values)
+        if !definition.sharesInstances { key.exclusiveID = number }
+        let instance = makeInstance(definition, configuration: configuration, number: number)
+        let identifier = ObjectIdentifier(instance)
+        state.entries[identifier] = Entry(instance: instance, key: key, subscribers: 1, isRunning: true)
+        if definition.sharesInstances, !(state.shared[key].flatMap { state.entries[$0]?.isRunning } ?? false) {
+            state.shared[key] = identifier
+        }
+        return instance
     }
 
     private func makeInstance(_ definition: PipelineDefinition, configuration: PipelineConfiguration, number: Int) -> PipelineInstance {

@@ -61,8 +61,8 @@ final class LoopFanOut {
         // A lone frame is written and flushed in one pass per socket; several are written
         // first and flushed together, so that each socket takes them in one syscall.
         let flushesEach = taken == 1
-        for frame in batch {
-            offer(frame, flushesEach: flushesEach, tally: &tally)
+        for (index, frame) in batch.enumerated() {
+            offer(frame, flushesEach: flushesEach, isLastOfBatch: index == taken - 1, tally: &tally)
         }
         batch.removeAll(keepingCapacity: true)
         flushPending()
@@ -76,8 +76,9 @@ final class LoopFanOut {
     }
 
     /// Offers one frame to every subscriber; unless `flushesEach`, the sockets it
-    /// writes to are flushed by `flushPending`.
-    private func offer(_ frame: EncodedFrame, flushesEach: Bool, tally: inout DeliveryTally) {
+    /// writes to are flushed by `flushPending`. Only the batch's last frame sums the
+    /// queue depth, which is all the gauge reports.
+    private func offer(_ frame: EncodedFrame, flushesEach: Bool, isLastOfBatch: Bool, tally: inout DeliveryTally) {
         let allocator = ByteBufferAllocator()
         let isEssential = frame.delivery == .essential
         var queueDepth = 0
@@ -88,7 +89,7 @@ final class LoopFanOut {
                 let dropped = subscription.offer(message, isEssential: isEssential, flushNow: flushesEach)
                 tally.drops.add(dropped, policy: subscription.policy)
                 tally.sent += subscription.packetsSent - before
-                queueDepth += subscription.queuedCount
+                if isLastOfBatch { queueDepth += subscription.queuedCount }
                 guard !flushesEach else { continue }
                 let output = subscription.output
                 if !output.needsFlush {
@@ -97,8 +98,7 @@ final class LoopFanOut {
                 }
             }
         }
-        // The depth after the batch's last frame is the one reported.
-        tally.queueDepth = queueDepth
+        if isLastOfBatch { tally.queueDepth = queueDepth }
         metrics.sendLatency.observe(seconds: (WallClock.nowMilliseconds() - frame.timestamp) / 1000)
     }
 

@@ -140,10 +140,11 @@ final class PipelineInstance: Sendable {
         let handles = fanOuts.withLock { $0 }
         gate.dispatched(handles.count)
         for handle in handles where handle.inbox.append(frame) {
+            let deliver: @Sendable () -> Void = { [self] in _ = fanOutAfterWaitingFrames(handle) }
             if batchWindow == .zero {
-                handle.eventLoop.execute { [self] in _ = fanOutAfterWaitingFrames(handle) }
+                handle.eventLoop.execute(deliver)
             } else {
-                handle.eventLoop.scheduleTask(in: batchWindow) { [self] in _ = fanOutAfterWaitingFrames(handle) }
+                handle.eventLoop.scheduleTask(in: batchWindow, deliver)
             }
         }
     }

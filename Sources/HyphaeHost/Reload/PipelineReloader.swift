@@ -281,9 +281,8 @@ private final class SuccessorInstances: Sendable {
     func instance(for configuration: PipelineConfiguration) -> PipelineInstance {
         state.withLock { state in
             let params = configuration.params.values
-            let existing = state.byParams[params]
-            let instance = manager.acquireForMove(definition, configuration: configuration, joining: existing)
-            if existing == nil {
+            let (instance, isNew) = manager.acquireForMove(definition, configuration: configuration, joining: state.byParams[params])
+            if isNew {
                 state.byParams[params] = instance
                 state.created.append(instance)
             }
