@@ -4,7 +4,7 @@ import PackageDescription
 
 // Stage modules live in Plugins/<Name>/ with their code in Sources/ and their tests
 // in Tests/. They are discovered here, so adding one needs no edit to this file:
-// only its folder, plus one line in Sources/HyphaeHost/InstalledPlugins.swift.
+// only its folder, plus one line in Sources/HyphaePlugins/BundledPlugins.swift.
 // A module that needs more than HyphaeCore lists it in `extraPluginDependencies`.
 let extraPluginDependencies: [String: [Target.Dependency]] = [
     "Console": [.product(name: "Logging", package: "swift-log")],
@@ -23,22 +23,13 @@ let pluginNames: [String] = {
 }()
 
 // The MFN engine's stencil loops run about twice as fast on 256-bit vectors (Docs/PERFORMANCE.md).
-// When the machine building Hyphae has AVX2 and FMA (every x86-64 server CPU since Haswell, 2013, and
-// AMD Zen), MFN is compiled for that level; the binary then needs such a CPU to run. Set
-// HYPHAE_PORTABLE_BUILD=1 to build for any x86-64. Swift never fuses a multiply and an add on its own,
-// so the results are the same bits either way.
+// The default build runs on any x86-64 CPU and uses no unsafe flags, so that Hyphae can be a
+// dependency. HYPHAE_AVX2=1 compiles MFN for AVX2 and FMA (every x86-64 server CPU since Haswell,
+// 2013, and AMD Zen); such a binary dies with SIGILL on an older CPU. Swift never fuses a multiply
+// and an add on its own, so the results are the same bits either way.
 let vectorTuning: [String: [SwiftSetting]] = {
-    #if os(Linux) && arch(x86_64)
-    guard ProcessInfo.processInfo.environment["HYPHAE_PORTABLE_BUILD"] != "1",
-        let cpuInfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-        let flags = cpuInfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
-    else { return [:] }
-    let features = Set(flags.split(separator: " ").map(String.init))
-    guard features.isSuperset(of: ["avx2", "fma", "bmi2"]) else { return [:] }
-    return ["MFN": [.unsafeFlags(["-target-cpu", "haswell"]), .define("HYPHAE_VECTOR_TARGET_HASWELL")]]
-    #else
-    return [:]
-    #endif
+    guard Context.environment["HYPHAE_AVX2"] == "1" else { return [:] }
+    return ["MFN": [.unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux])), .define("HYPHAE_VECTOR_TARGET_HASWELL", .when(platforms: [.linux]))]]
 }()
 
 let pluginTargets: [Target] = pluginNames.flatMap { name -> [Target] in
@@ -68,7 +59,10 @@ let package = Package(
     products: [
         .executable(name: "hyphae", targets: ["hyphae"]),
         .library(name: "HyphaeCore", targets: ["HyphaeCore"]),
+        .library(name: "HyphaeProtocol", targets: ["HyphaeProtocol"]),
         .library(name: "HyphaeHost", targets: ["HyphaeHost"]),
+        .library(name: "HyphaeClient", targets: ["HyphaeClient"]),
+        .library(name: "HyphaePlugins", targets: ["HyphaePlugins"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -79,6 +73,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
+        // Frames, stage protocols, the registry, pipeline files: what every other module builds on.
         .target(
             name: "HyphaeCore",
             dependencies: [
@@ -86,30 +81,44 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // The wire protocol's vocabulary and framing, shared by the host, the client and the bench.
+        .target(
+            name: "HyphaeProtocol",
+            dependencies: [
+                "HyphaeCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The server. It knows no stage module: whoever starts it passes the registry.
         .target(
             name: "HyphaeHost",
             dependencies: [
                 "HyphaeCore",
+                "HyphaeProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Yams", package: "Yams"),
-            ] + pluginNames.map { .target(name: $0) }
+            ]
+        ),
+        // The stage modules this repository ships, as one list.
+        .target(
+            name: "HyphaePlugins",
+            dependencies: ["HyphaeCore"] + pluginNames.map { .target(name: $0) }
         ),
         // A WebSocket client that speaks the protocol: used by `hyphae subscribe`, the tests and the bench.
         .target(
             name: "HyphaeClient",
             dependencies: [
                 "HyphaeCore",
+                "HyphaeProtocol",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // The load generator and the ceiling server behind `hyphae bench run` and `hyphae bench ceiling`.
@@ -117,21 +126,28 @@ let package = Package(
             name: "HyphaeBench",
             dependencies: [
                 "HyphaeCore",
+                "HyphaeProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        // `hyphae bench engine`: times the MFN engine and counts its allocations.
+        .target(
+            name: "MFNBenchmark",
+            dependencies: ["MFN", "HyphaeCore"],
+            path: "Plugins/MFN/Benchmark"
+        ),
         .executableTarget(
             name: "hyphae",
             dependencies: [
                 "HyphaeCore",
                 "HyphaeHost",
+                "HyphaePlugins",
                 "HyphaeClient",
                 "HyphaeBench",
-                // `hyphae bench engine` times the MFN engine directly.
-                "MFN",
+                "MFNBenchmark",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -147,17 +163,26 @@ let package = Package(
             dependencies: ["HyphaeCore", "HyphaeTesting"]
         ),
         .testTarget(
+            name: "HyphaeProtocolTests",
+            dependencies: ["HyphaeProtocol", "HyphaeCore", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
             name: "HyphaeHostTests",
             dependencies: [
-                "HyphaeHost", "HyphaeCore", "HyphaeClient", "HyphaeTesting",
+                "HyphaeHost", "HyphaeProtocol", "HyphaePlugins", "HyphaeCore", "HyphaeClient", "HyphaeTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ]
         ),
         .testTarget(
             name: "HyphaeBenchTests",
-            dependencies: ["HyphaeBench", "HyphaeHost", "HyphaeCore", "HyphaeTesting", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "HyphaeBench", "HyphaeHost", "HyphaePlugins", "HyphaeCore", "HyphaeTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "HyphaeCLITests",

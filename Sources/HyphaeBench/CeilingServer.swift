@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import HyphaeCore
+import HyphaeProtocol
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -198,7 +199,7 @@ final class CeilingBroadcaster {
         }
         writer.writeRaw("}}")
         sequence += 1
-        return WebSocketWire.serverFrame(opcode: .text, payload: writer.bytes, allocator: ByteBufferAllocator())
+        return ServerFrames.text(writer.bytes, allocator: ByteBufferAllocator())
     }
 }
 
@@ -332,23 +333,22 @@ final class CeilingConnection: ChannelInboundHandler {
         message.withUnsafeBytes { bytes in
             if MessageScanner.contains(Self.subscribeType, in: bytes) {
                 let streamID = MessageScanner.streamID(in: bytes).map { String(decoding: $0, as: UTF8.self) } ?? "bench"
-                reply(#"{"type":"subscribe_success","stream_id":"\#(streamID)","timestamp":\#(BenchConnection.nowMilliseconds()),"payload":{"stream_type":"ceiling"}}"#, context: context)
+                reply(.subscribeSuccess(streamID: streamID, pipeline: "ceiling", params: [:], pipelineVersion: "ceiling"), context: context)
                 if !isSubscribed {
                     isSubscribed = true
                     broadcaster.add(self)
                 }
             } else if MessageScanner.contains(Self.initType, in: bytes) {
-                reply(#"{"type":"init","timestamp":\#(BenchConnection.nowMilliseconds()),"payload":{"protocol_version":"1.0","server":"hyphae-ceiling"}}"#, context: context)
+                reply(.initReply(server: "hyphae-ceiling", authRequired: false, heartbeatIntervalMilliseconds: 30_000, heartbeatTimeoutMilliseconds: 60_000), context: context)
             } else if MessageScanner.contains(Self.authType, in: bytes) {
-                reply(#"{"type":"auth_success","timestamp":\#(BenchConnection.nowMilliseconds()),"payload":{"key_id":"ceiling"}}"#, context: context)
+                reply(.authSuccess(keyID: "ceiling"), context: context)
             } else if MessageScanner.contains(Self.closeType, in: bytes) {
                 context.close(promise: nil)
             }
         }
     }
 
-    private func reply(_ text: String, context: ChannelHandlerContext) {
-        let frame = WebSocketWire.serverFrame(opcode: .text, payload: Array(text.utf8), allocator: context.channel.allocator)
-        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+    private func reply(_ message: ServerMessage, context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(ServerFrames.message(message, allocator: context.channel.allocator)), promise: nil)
     }
 }

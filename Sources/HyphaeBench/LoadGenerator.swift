@@ -1,6 +1,6 @@
-import Crypto
 import Foundation
 import HyphaeCore
+import HyphaeProtocol
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -218,18 +218,14 @@ public final class LoadGenerator: Sendable {
             let base = params[name]?.numberValue.map { Int($0) } ?? 0
             params[name] = .int(base + index)
         }
-        var payload: JSONObject = ["stream_type": .string(plan.pipeline), "stream_id": .string(streamID)]
-        if !params.isEmpty { payload["params"] = .object(params) }
-        let subscribe = JSONValue.object(["type": "subscribe", "payload": .object(payload)]).jsonText
-        let initMessage = #"{"type":"init","payload":{"protocol_version":"1.0","client_info":"hyphae bench"}}"#
+        let subscribe = ClientMessage.subscribe(streamID: streamID, pipeline: plan.pipeline, params: params).jsonText
+        let initMessage = ClientMessage.initialize(clientInfo: "hyphae bench").jsonText
         var authMessage: (@Sendable () -> [UInt8])?
         if let apiKey = plan.apiKey {
             let signs = plan.signAuth
             authMessage = { [self] in
                 let timestamp = uniqueAuthTimestamp()
-                var authPayload: JSONObject = ["api_key": .string(apiKey), "timestamp": .int(timestamp)]
-                if signs { authPayload["signature"] = .string(Self.signature(apiKey: apiKey, timestamp: timestamp)) }
-                return Array(JSONValue.object(["type": "auth", "payload": .object(authPayload)]).jsonText.utf8)
+                return Array(ClientMessage.auth(apiKey: apiKey, timestamp: Int64(timestamp), signed: signs).jsonText.utf8)
             }
         }
         let slow = plan.isSlow(index)
@@ -249,17 +245,6 @@ public final class LoadGenerator: Sendable {
             let next = max(now, last + 1)
             if lastAuthTimestamp.compareExchange(expected: last, desired: next, ordering: .relaxed).exchanged { return next }
         }
-    }
-
-    static func signature(apiKey: String, timestamp: Int) -> String {
-        let code = HMAC<SHA256>.authenticationCode(for: Array(String(timestamp).utf8), using: SymmetricKey(data: Array(apiKey.utf8)))
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        for byte in code {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
     }
 
     // MARK: The loops' tallies

@@ -1,3 +1,4 @@
+import HyphaeProtocol
 /// Reads what the bench needs from a server message by scanning its bytes: the
 /// message type, the envelope's `timestamp` and the payload's `sequence`. No JSON
 /// parse, no allocation.
@@ -24,12 +25,12 @@ enum MessageScanner {
     private static let streamIDKey: [UInt8] = Array(#""stream_id":""#.utf8)
 
     private static let kindsByType: [(name: [UInt8], kind: Kind)] = {
-        let names: [(String, Kind)] = [
-            ("heartbeat", .heartbeat), ("init", .initReply), ("auth_success", .authSuccess), ("auth_failed", .authFailed),
-            ("subscribe_success", .subscribeSuccess), ("subscribe_failed", .subscribeFailed), ("error", .error),
-            ("stream_end", .streamEnd), ("stream_reloaded", .streamReloaded), ("unsubscribe", .unsubscribe),
+        let names: [(MessageType, Kind)] = [
+            (.heartbeat, .heartbeat), (.`init`, .initReply), (.authSuccess, .authSuccess), (.authFailed, .authFailed),
+            (.subscribeSuccess, .subscribeSuccess), (.subscribeFailed, .subscribeFailed), (.error, .error),
+            (.streamEnd, .streamEnd), (.streamReloaded, .streamReloaded), (.unsubscribe, .unsubscribe),
         ]
-        return names.map { (Array($0.0.utf8), $0.1) }
+        return names.map { (Array($0.0.rawValue.utf8), $0.1) }
     }()
 
     static func kind(of message: UnsafeRawBufferPointer) -> Kind {

@@ -1,16 +1,10 @@
+import HyphaeProtocol
 import NIOCore
 
 /// The few pieces of RFC 6455 the bench needs, written directly on bytes: the
 /// upgrade request and response, frame headers, and masking.
 enum WebSocketWire {
-    enum Opcode: UInt8 {
-        case continuation = 0x0
-        case text = 0x1
-        case binary = 0x2
-        case close = 0x8
-        case ping = 0x9
-        case pong = 0xA
-    }
+    typealias Opcode = WebSocketFrameHeader.Opcode
 
     /// RFC 6455's sample nonce: the bench does not need a fresh one per connection.
     static let clientKey = "dGhlIHNhbXBsZSBub25jZQ=="
@@ -31,23 +25,9 @@ enum WebSocketWire {
 
     /// A masked client frame, as RFC 6455 requires of clients.
     static func maskedFrame(opcode: Opcode, payload: some Collection<UInt8>, allocator: ByteBufferAllocator) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: payload.count + 14)
-        buffer.writeInteger(0x80 | opcode.rawValue)
-        switch payload.count {
-        case ..<126:
-            buffer.writeInteger(0x80 | UInt8(payload.count))
-        case ..<65_536:
-            buffer.writeInteger(UInt8(0x80 | 126))
-            buffer.writeInteger(UInt16(payload.count))
-        default:
-            buffer.writeInteger(UInt8(0x80 | 127))
-            buffer.writeInteger(UInt64(payload.count))
-        }
+        var buffer = allocator.buffer(capacity: payload.count + WebSocketFrameHeader.maximumClientLength)
         let mask: (UInt8, UInt8, UInt8, UInt8) = (0x1F, 0x8B, 0x3C, 0xD5)
-        buffer.writeInteger(mask.0)
-        buffer.writeInteger(mask.1)
-        buffer.writeInteger(mask.2)
-        buffer.writeInteger(mask.3)
+        WebSocketFrameHeader.write(opcode: opcode, payloadLength: payload.count, maskKey: mask, into: &buffer)
         for (index, byte) in payload.enumerated() {
             let maskByte: UInt8
             switch index & 3 {
@@ -59,28 +39,6 @@ enum WebSocketWire {
             buffer.writeInteger(byte ^ maskByte)
         }
         return buffer
-    }
-
-    /// An unmasked server frame: header and payload in one buffer.
-    static func serverFrame(opcode: Opcode, payload: some Collection<UInt8>, allocator: ByteBufferAllocator) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: payload.count + 10)
-        writeServerHeader(opcode: opcode, payloadLength: payload.count, into: &buffer)
-        buffer.writeBytes(payload)
-        return buffer
-    }
-
-    static func writeServerHeader(opcode: Opcode, payloadLength: Int, into buffer: inout ByteBuffer) {
-        buffer.writeInteger(0x80 | opcode.rawValue)
-        switch payloadLength {
-        case ..<126:
-            buffer.writeInteger(UInt8(payloadLength))
-        case ..<65_536:
-            buffer.writeInteger(UInt8(126))
-            buffer.writeInteger(UInt16(payloadLength))
-        default:
-            buffer.writeInteger(UInt8(127))
-            buffer.writeInteger(UInt64(payloadLength))
-        }
     }
 
     /// One complete frame starting at `start` in a buffer: where its payload lies and

@@ -1,6 +1,6 @@
-import Crypto
 import Foundation
 import HyphaeCore
+import HyphaeProtocol
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
@@ -91,9 +91,12 @@ public final class ProtocolClient: Sendable {
 
     /// Sends `{"type": type, "payload": payload}`.
     public func send(type: String, payload: JSONObject? = nil) async throws {
-        var message: JSONObject = ["type": .string(type)]
-        if let payload { message["payload"] = .object(payload) }
-        try await send(.object(message))
+        try await send(ClientMessage(MessageType(type), payload: payload))
+    }
+
+    /// Sends a protocol message.
+    public func send(_ message: ClientMessage) async throws {
+        try await sendText(message.jsonText)
     }
 
     public func sendText(_ text: String) async throws {
@@ -120,7 +123,7 @@ public final class ProtocolClient: Sendable {
             switch try await next(timeout: timeout) {
             case .message(let value, let text):
                 guard let object = value?.objectValue else { throw ClientError("the server sent a message that is not a JSON object: \(text)") }
-                if skippingHeartbeats, object["type"]?.stringValue == "heartbeat" { continue }
+                if skippingHeartbeats, object["type"]?.stringValue == MessageType.heartbeat.rawValue { continue }
                 return object
             case .closeFrame(let code, let reason):
                 throw ClientError("the server closed the connection with \(code) (\(reason))")
@@ -153,17 +156,14 @@ public final class ProtocolClient: Sendable {
 
     public var isActive: Bool { channel.isActive }
 
-    /// The payload of an `auth` message; signed when asked.
+    /// The payload of an `auth` message at `timestamp` (ms); signed when asked.
     public static func authPayload(apiKey: String, timestamp: Double = WallClock.nowMilliseconds(), signed: Bool) -> JSONObject {
-        var payload: JSONObject = ["api_key": .string(apiKey), "timestamp": .int(Int(timestamp))]
-        if signed { payload["signature"] = .string(signature(apiKey: apiKey, timestamp: Int(timestamp))) }
-        return payload
+        AuthSignature.authPayload(apiKey: apiKey, timestamp: Int64(exactly: timestamp.rounded(.towardZero)) ?? 0, signed: signed)
     }
 
-    /// Lowercase hex of HMAC-SHA256(key: api key, message: the timestamp's decimal digits).
+    /// The `auth` signature of a timestamp (PROTOCOL.md, auth).
     public static func signature(apiKey: String, timestamp: Int) -> String {
-        let code = HMAC<SHA256>.authenticationCode(for: Data(String(timestamp).utf8), using: SymmetricKey(data: Data(apiKey.utf8)))
-        return code.map { String(format: "%02x", $0) }.joined()
+        AuthSignature.hex(apiKey: apiKey, timestamp: Int64(timestamp))
     }
 }
 
@@ -295,7 +295,7 @@ private final class ClientMessageHandler: ChannelInboundHandler {
             events.push(.message(try? JSONParser.parse(text), text: text))
         case .connectionClose:
             var data = frame.unmaskedData
-            let code = data.readInteger(as: UInt16.self) ?? 1005
+            let code = data.readInteger(as: UInt16.self) ?? CloseCode.noStatus.rawValue
             let reason = data.readString(length: data.readableBytes) ?? ""
             if !sawClose {
                 sawClose = true

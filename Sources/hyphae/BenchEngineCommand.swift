@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HyphaeCore
 import MFN
+import MFNBenchmark
 
 struct BenchEngine: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -67,74 +68,9 @@ struct BenchEngine: AsyncParsableCommand {
         #if DEBUG
         StandardError.write("warning: this is a debug build; for real figures run `swift build -c release` and .build/release/hyphae bench engine")
         #endif
-        var rows: [JSONValue] = []
-        print("engine compiled for: \(MyceliumField.vectorTarget)")
-        print("grid      step µs (min–max)         step+features µs (min–max)" + (numpy ? "   NumPy step+features µs   ratio" : "")
-            + (countAllocations ? "   allocations/step (step, +features; control)" : ""))
-        for side in parsedGridSizes {
-            let timing = try measureEngine(gridSize: side, iterations: iterations, repetitions: repetitions)
-            var row: JSONObject = [
-                "grid": .int(side),
-                "step_us": .double(timing.step.median.roundedTo(3)),
-                "step_us_min": .double(timing.step.minimum.roundedTo(3)),
-                "step_us_max": .double(timing.step.maximum.roundedTo(3)),
-                "step_and_features_us": .double(timing.stepAndFeatures.median.roundedTo(3)),
-                "step_and_features_us_min": .double(timing.stepAndFeatures.minimum.roundedTo(3)),
-                "step_and_features_us_max": .double(timing.stepAndFeatures.maximum.roundedTo(3)),
-            ]
-            var line = "\(side)×\(side)".padded(9)
-                + "\(timing.step.median.roundedTo(2)) (\(timing.step.minimum.roundedTo(2))–\(timing.step.maximum.roundedTo(2)))".padded(26)
-                + "\(timing.stepAndFeatures.median.roundedTo(2)) (\(timing.stepAndFeatures.minimum.roundedTo(2))–\(timing.stepAndFeatures.maximum.roundedTo(2)))".padded(29)
-            if numpy {
-                let reference = try measureNumpyReference(script: reference, gridSize: side, steps: numpySteps)
-                let ratio = reference.us_per_step_and_features / timing.stepAndFeatures.median
-                row["numpy_version"] = .string(reference.numpy)
-                row["numpy_step_us"] = .double(reference.us_per_step)
-                row["numpy_step_and_features_us"] = .double(reference.us_per_step_and_features)
-                row["speedup_vs_numpy"] = .double(ratio.roundedTo(1))
-                line += "   " + "\(reference.us_per_step_and_features.roundedTo(1))".padded(24) + "\(ratio.roundedTo(1))×"
-            }
-            if countAllocations {
-                let windows = try AllocationCount.measure(gridSize: side, iterations: min(iterations, 200))
-                var counts = JSONObject()
-                for window in windows {
-                    counts[window.label] = .double(Double(window.allocations) / Double(window.iterations))
-                }
-                row["allocations_per_iteration"] = .object(counts)
-                let perStep = windows.map { "\((Double($0.allocations) / Double($0.iterations)).roundedTo(2))" }
-                line += "   step \(perStep[1]), +features \(perStep[2]); control \(perStep[0])"
-            }
-            print(line)
-            rows.append(.object(row))
-        }
-        #if DEBUG
-        let build = "debug"
-        #else
-        let build = "release"
-        #endif
-        let summary: JSONObject = [
-            "benchmark": "mfn_engine",
-            "build": .string(build),
-            "cores": .int(ProcessInfo.processInfo.activeProcessorCount),
-            "vector_target": .string(MyceliumField.vectorTarget),
-            "iterations": .int(iterations),
-            "repetitions": .int(repetitions),
-            "numpy_steps": numpy ? .int(numpySteps) : .null,
-            "results": .array(rows),
-        ]
-        print(JSONValue.object(summary).jsonText)
-    }
-}
-
-extension Double {
-    fileprivate func roundedTo(_ decimals: Int) -> Double {
-        let scale = (0..<decimals).reduce(1.0) { product, _ in product * 10 }
-        return (self * scale).rounded() / scale
-    }
-}
-
-extension String {
-    fileprivate func padded(_ width: Int) -> String {
-        count >= width ? self + " " : self + String(repeating: " ", count: width - count)
+        let plan = EngineBenchmarkPlan(
+            gridSizes: parsedGridSizes, iterations: iterations, repetitions: repetitions,
+            numpyReference: numpy ? reference : nil, numpySteps: numpySteps, countsAllocations: countAllocations)
+        try plan.run { print($0) }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import HyphaeCore
 
 @main
 struct Hyphae: AsyncParsableCommand {
@@ -12,10 +13,6 @@ struct Hyphae: AsyncParsableCommand {
         version: HyphaeVersion.current,
         subcommands: [Serve.self, Validate.self, Tap.self, Stages.self, Subscribe.self, Bench.self]
     )
-}
-
-enum HyphaeVersion {
-    static let current = "0.1.0"
 }
 
 /// Benchmarks, run on a release build: `swift build -c release`, then `.build/release/hyphae bench ...`.

@@ -1,6 +1,7 @@
 import HyphaeBench
 import HyphaeCore
 import HyphaeHost
+import HyphaePlugins
 import HyphaeTesting
 import Logging
 import XCTest
@@ -52,7 +53,7 @@ final class BenchCountsTests: XCTestCase {
         }
         var logger = Logger(label: "bench-tests")
         logger.logLevel = .error
-        let registry = InstalledPlugins.registry()
+        let registry = HostStages.registry(adding: BundledPlugins.all)
         let catalog = PipelineCatalog.load(paths: [folder.url.path], loader: PipelineLoader(registry: registry))
         XCTAssertEqual(catalog.pipelines.map(\.name).sorted(), ["counted", "counted_small_queue"], "\(catalog.diagnostics)")
         let server = HyphaeServer(host: HostContext(configuration: configuration, catalog: catalog, registry: registry, logger: logger))

@@ -165,4 +165,9 @@ public struct PipelineConfiguration: Sendable {
     public func sinkConfiguration<Configuration: StageConfiguration>(of type: Configuration.Type) -> Configuration? {
         sinks.lazy.compactMap { $0.configuration as? Configuration }.first
     }
+
+    /// The configurations of every sink of a given configuration type, in file order.
+    public func sinkConfigurations<Configuration: StageConfiguration>(of type: Configuration.Type) -> [Configuration] {
+        sinks.compactMap { $0.configuration as? Configuration }
+    }
 }

@@ -12,11 +12,15 @@ public struct StageContext: Sendable {
     /// Tells this run apart from the pipeline's other running instances.
     public var instance: String
     public var logger: Logger
+    /// What the program running the pipeline lends its stages, such as the host's
+    /// WebSocket fan-out.
+    public var resources: StageResources
 
-    public init(pipeline: String, instance: String, logger: Logger) {
+    public init(pipeline: String, instance: String, logger: Logger, resources: StageResources = StageResources()) {
         self.pipeline = pipeline
         self.instance = instance
         self.logger = logger
+        self.resources = resources
     }
 }
 

@@ -1,3 +1,4 @@
+import HyphaeProtocol
 import Synchronization
 
 /// A counter or gauge that any thread may change without a lock.

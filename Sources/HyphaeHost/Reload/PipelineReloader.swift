@@ -1,49 +1,7 @@
 import HyphaeCore
+import HyphaeProtocol
 import Logging
 import NIOCore
-import Synchronization
-
-/// What a reload did, for the log, the admin API and the tests.
-public struct ReloadReport: Sendable {
-    public var added: [String] = []
-    public var changed: [String] = []
-    public var removed: [String] = []
-    public var unchanged: [String] = []
-    /// Files whose new text was refused; the pipelines they held keep their old version.
-    public var failures: [String: [Diagnostic]] = [:]
-
-    public var succeeded: Bool { failures.isEmpty }
-
-    public var json: JSONValue {
-        var failed = JSONObject()
-        for (file, diagnostics) in failures.sorted(by: { $0.key < $1.key }) {
-            failed.append(file, .array(diagnostics.map(\.json)))
-        }
-        return .object([
-            "result": .string(succeeded ? "success" : "failed"),
-            "added": .array(added.map(JSONValue.string)),
-            "changed": .array(changed.map(JSONValue.string)),
-            "removed": .array(removed.map(JSONValue.string)),
-            "unchanged": .array(unchanged.map(JSONValue.string)),
-            "errors": .object(failed),
-        ])
-    }
-}
-
-extension Diagnostic {
-    /// A diagnostic as the admin API returns it.
-    public var json: JSONValue {
-        var object: JSONObject = ["severity": .string(severity.rawValue), "message": .string(message)]
-        if let field { object["field"] = .string(field) }
-        if let location {
-            object["file"] = .string(location.file)
-            object["line"] = .int(location.line)
-            object["column"] = .int(location.column)
-        }
-        object["text"] = .string(description)
-        return .object(object)
-    }
-}
 
 /// Applies the pipelines folder to a running host, one reload at a time.
 ///
@@ -125,7 +83,7 @@ public actor PipelineReloader {
             if let new = newByName[name] { await move(pipeline: name, to: new) }
         }
         for name in report.removed {
-            await end(pipeline: name, reason: "pipeline_removed", message: "the pipeline '\(name)' was removed")
+            await end(pipeline: name, reason: .pipelineRemoved, message: "the pipeline '\(name)' was removed")
         }
 
         for file in fresh.files.map(\.file) where report.failures[file] == nil { lastErrors[file] = nil }
@@ -198,9 +156,9 @@ public actor PipelineReloader {
             manager.retire(old)
             let nextSequence = await old.stopAndWait()
             let successors = SuccessorInstances(definition: definition, manager: manager)
-            for handle in old.handles {
+            for handle in old.fanOut.handles {
                 try? await handle.eventLoop.submit {
-                    Self.moveSubscribers(of: old.fanOutAfterWaitingFrames(handle), from: old, to: definition, successors: successors, manager: manager)
+                    Self.moveSubscribers(of: old.fanOut.afterWaitingFrames(handle), from: old, to: definition, successors: successors, manager: manager)
                 }.get()
             }
             for instance in successors.created { instance.startIfNeeded(sequence: nextSequence) }
@@ -214,79 +172,36 @@ public actor PipelineReloader {
         of fanOut: LoopFanOut, from old: PipelineInstance, to definition: PipelineDefinition,
         successors: SuccessorInstances, manager: InstanceManager
     ) {
-        var writer = JSONWriter()
-        for subscription in fanOut.subscriptions where subscription.instance === old && !subscription.isFinished {
+        for subscription in fanOut.subscriptions where subscription.fanOut === old.fanOut && !subscription.isFinished {
             let kept = JSONObject(subscription.params.values.members.filter { subscription.params.setBySubscriber.contains($0.key) }.map { ($0.key, $0.value) })
-            let now = WallClock.nowMilliseconds()
-            let allocator = subscription.output.allocator
             switch definition.resolveParams(kept).flatMap({ definition.configure(with: $0) }) {
             case .success(let configuration):
                 let instance = successors.instance(for: configuration)
                 fanOut.remove(subscription)
-                subscription.move(to: instance, params: configuration.params)
-                instance.fanOut(on: fanOut.eventLoop).add(subscription)
+                subscription.move(to: instance.fanOut, params: configuration.params)
+                instance.fanOut.loop(fanOut.eventLoop).add(subscription)
                 manager.release(old)
-                let notice = ServerMessage("stream_reloaded", streamID: subscription.streamID, payload: [
-                    "pipeline_version": .string(definition.version),
-                    "params": .object(configuration.params.values),
-                ])
-                subscription.offerNotice(OutboundFrames.text(notice.encoded(timestamp: now, writer: &writer), allocator: allocator))
+                subscription.notify(.reloaded(pipelineVersion: definition.version, params: configuration.params.values))
             case .failure(let problem):
-                let end = ServerMessage.streamEnd(subscription, reason: "params_invalid", message: "the pipeline changed and this subscription's params no longer fit it: \(problem.description)")
-                subscription.end(with: OutboundFrames.text(end.encoded(timestamp: now, writer: &writer), allocator: allocator))
+                subscription.notify(.ended(.paramsInvalid, message: "the pipeline changed and this subscription's params no longer fit it: \(problem.description)"))
             }
             subscription.output.flush()
         }
     }
 
     /// Ends every subscription of a pipeline, e.g. with `pipeline_removed`.
-    private func end(pipeline name: String, reason: String, message: String) async {
+    private func end(pipeline name: String, reason: StreamEndReason, message: String) async {
         for instance in host.instances.instances(of: name) {
             host.instances.retire(instance)
-            for handle in instance.handles {
+            for handle in instance.fanOut.handles {
                 try? await handle.eventLoop.submit {
-                    var writer = JSONWriter()
-                    for subscription in instance.fanOutAfterWaitingFrames(handle).subscriptions where !subscription.isFinished {
-                        let end = ServerMessage.streamEnd(subscription, reason: reason, message: message)
-                        subscription.end(with: OutboundFrames.text(end.encoded(timestamp: WallClock.nowMilliseconds(), writer: &writer), allocator: subscription.output.allocator))
+                    for subscription in instance.fanOut.afterWaitingFrames(handle).subscriptions where !subscription.isFinished {
+                        subscription.notify(.ended(reason, message: message))
                         subscription.output.flush()
                     }
                 }.get()
             }
             instance.stop()
-        }
-    }
-}
-
-/// The instances one old instance's subscribers move to, one per params, and the
-/// ones the move created (to start once everyone is on board).
-private final class SuccessorInstances: Sendable {
-    private struct State {
-        var byParams: [JSONObject: PipelineInstance] = [:]
-        var created: [PipelineInstance] = []
-    }
-
-    private let definition: PipelineDefinition
-    private let manager: InstanceManager
-    private let state = Mutex(State())
-
-    init(definition: PipelineDefinition, manager: InstanceManager) {
-        self.definition = definition
-        self.manager = manager
-    }
-
-    var created: [PipelineInstance] { state.withLock { $0.created } }
-
-    /// The successor for a subscriber with these params, counted as one of its subscribers.
-    func instance(for configuration: PipelineConfiguration) -> PipelineInstance {
-        state.withLock { state in
-            let params = configuration.params.values
-            let (instance, isNew) = manager.acquireForMove(definition, configuration: configuration, joining: state.byParams[params])
-            if isNew {
-                state.byParams[params] = instance
-                state.created.append(instance)
-            }
-            return instance
         }
     }
 }

@@ -16,7 +16,7 @@ import Darwin
 
 /// The WebSocket and HTTP server: binds, accepts, upgrades, and shuts down gracefully.
 public final class HyphaeServer: Sendable {
-    public static let version = "0.1.0"
+    public static let version = HyphaeVersion.current
 
     public let host: HostContext
     public let reloader: PipelineReloader

@@ -1,17 +1,8 @@
 import HyphaeCore
+import HyphaeProtocol
 import Logging
 import NIOCore
 import NIOWebSocket
-
-/// Tells a connection that the host is shutting down.
-struct ServerShutdownEvent: Sendable {}
-
-/// Sits at the head of an upgraded channel so that pre-encoded WebSocket frames
-/// reach the socket without passing through the frame encoder.
-final class HeadWriter: ChannelOutboundHandler, RemovableChannelHandler {
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-}
 
 /// One client connection speaking protocol v1 (PROTOCOL.md): the conversation,
 /// auth, subscriptions, heartbeats, limits and audit. Lives on its channel's event
@@ -41,7 +32,7 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
     private var packetsReceived = 0
     private var droppedFrames = 0
     private var isClosing = false
-    private var closeCode: UInt16?
+    private var closeCode: CloseCode?
 
     init(host: HostContext, endpoint: Endpoint, remoteAddress: String, connectionID: String) {
         self.host = host
@@ -70,7 +61,7 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
             authDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: .interval(seconds: configuration.authDeadline)) { [self] in
                 guard identity == nil else { return }
                 logger.info("auth deadline passed", metadata: ["event": "auth_timeout"])
-                close(code: 1008, reason: "authentication deadline passed")
+                close(.policyViolation, reason: "authentication deadline passed")
             }
         }
     }
@@ -85,7 +76,7 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
         let duration = Double((NIODeadline.now() - openedAt).nanoseconds) / 1e9
         let dropRate = 100 * Double(droppedFrames) / Double(max(1, packetsSent))
         logger.info("connection closed", metadata: [
-            "event": "connection_closed", "code": "\(closeCode.map(String.init) ?? "none")",
+            "event": "connection_closed", "code": "\(closeCode.map(\.description) ?? "none")",
             "packets_sent": "\(packetsSent)", "packets_received": "\(packetsReceived)",
             "dropped_frames": "\(droppedFrames)", "drop_rate_percent": "\(dropRate)", "duration_s": "\(duration)",
         ])
@@ -110,23 +101,22 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
             return
         }
         for subscription in subscriptions.values {
-            subscription.cancel()
-            send(.streamEnd(subscription, reason: "server_shutdown", message: "the server is shutting down; reconnect later"), flush: false)
+            subscription.notify(.ended(.serverShutdown, message: "the server is shutting down; reconnect later"))
         }
         endAllSubscriptions()
-        close(code: 1001, reason: "server shutting down")
+        close(.goingAway, reason: "server shutting down")
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if error is NIOWebSocketFrameAggregator.Error || (error as? NIOWebSocketError) == .invalidFrameLength {
-            close(code: 1009, reason: "frame larger than \(configuration.maxFrameSize) bytes")
+            close(.messageTooBig, reason: "frame larger than \(configuration.maxFrameSize) bytes")
         } else if error is NIOWebSocketError {
             // The protocol error handler has answered and is closing the connection.
-            closeCode = closeCode ?? 1002
+            closeCode = closeCode ?? .protocolError
         } else if context.channel.isActive {
             logger.warning("connection error", metadata: ["event": "connection_error", "error": "\(error)"])
             endAllSubscriptions()
-            close(code: 1011, reason: "internal error")
+            close(.internalError, reason: "internal error")
         }
     }
 
@@ -139,16 +129,16 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
             handleText(frame.unmaskedData)
         case .binary:
             packetsReceived += 1
-            rejectInvalid("INVALID_MESSAGE", "binary frames are not part of the protocol; send JSON text frames")
+            rejectInvalid(.invalidMessage, "binary frames are not part of the protocol; send JSON text frames")
         case .ping:
             if let output {
-                output.write(OutboundFrames.pong(frame.unmaskedData, allocator: context.channel.allocator))
+                output.write(ServerFrames.pong(frame.unmaskedData, allocator: context.channel.allocator))
                 output.flush()
             }
         case .connectionClose:
             var data = frame.unmaskedData
-            let code = data.readInteger(as: UInt16.self) ?? 1000
-            close(code: code == 1005 ? 1000 : code, reason: "")
+            let code = data.readInteger(as: UInt16.self).map(CloseCode.init(rawValue:)) ?? .normalClosure
+            close(code == .noStatus ? .normalClosure : code, reason: "")
         default:
             break
         }
@@ -161,43 +151,43 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
         do {
             message = try JSONParser.parse(Array(buffer.readableBytesView))
         } catch {
-            rejectInvalid("INVALID_MESSAGE", "the message is not valid JSON: \(error.description)")
+            rejectInvalid(.invalidMessage, "the message is not valid JSON: \(error.description)")
             return
         }
         guard let object = message.objectValue else {
-            rejectInvalid("INVALID_MESSAGE", "a message must be a JSON object with a 'type', found \(message.typeDescription)")
+            rejectInvalid(.invalidMessage, "a message must be a JSON object with a 'type', found \(message.typeDescription)")
             return
         }
         guard let type = object["type"]?.stringValue else {
-            rejectInvalid("INVALID_MESSAGE", "the message has no 'type' (a string such as \"subscribe\")")
+            rejectInvalid(.invalidMessage, "the message has no 'type' (a string such as \"subscribe\")")
             return
         }
         let payload = object["payload"]?.objectValue
-        switch type {
-        case "init": invalidInARow = 0; handleInit(payload)
-        case "auth": invalidInARow = 0; handleAuth(payload)
-        case "subscribe": invalidInARow = 0; handleSubscribe(payload, raw: object["payload"])
-        case "unsubscribe": invalidInARow = 0; handleUnsubscribe(payload)
-        case "pong": invalidInARow = 0
-        case "close":
+        switch MessageType(type) {
+        case .`init`: invalidInARow = 0; handleInit(payload)
+        case .auth: invalidInARow = 0; handleAuth(payload)
+        case .subscribe: invalidInARow = 0; handleSubscribe(payload, raw: object["payload"])
+        case .unsubscribe: invalidInARow = 0; handleUnsubscribe(payload)
+        case .pong: invalidInARow = 0
+        case .close:
             invalidInARow = 0
             endAllSubscriptions()
-            close(code: 1000, reason: "closed at the client's request")
+            close(.normalClosure, reason: "closed at the client's request")
         default:
-            let known = ["init", "auth", "subscribe", "unsubscribe", "pong", "close"]
+            let known = MessageType.clientTypes.map(\.rawValue)
             let hint = Suggestions.didYouMean(type, in: known)
-            rejectInvalid("UNKNOWN_MESSAGE_TYPE", "unknown message type '\(type)'\(hint.isEmpty ? ";" : "") known types: \(known.joined(separator: ", "))")
+            rejectInvalid(.unknownMessageType, "unknown message type '\(type)'\(hint.isEmpty ? ";" : "") known types: \(known.joined(separator: ", "))")
         }
     }
 
     /// Answers an invalid message; the tenth in a row closes the connection with 1008.
-    private func rejectInvalid(_ code: String, _ text: String) {
+    private func rejectInvalid(_ code: ErrorCode, _ text: String) {
         host.metrics.invalidMessages.add(1)
         invalidInARow += 1
-        send(.error(code, text, timestamp: WallClock.nowMilliseconds()))
+        send(.error(code, text))
         if invalidInARow >= configuration.maxInvalidMessages {
             logger.info("too many invalid messages", metadata: ["event": "invalid_messages_limit"])
-            close(code: 1008, reason: "too many invalid messages")
+            close(.policyViolation, reason: "too many invalid messages")
         }
     }
 
@@ -205,18 +195,15 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
         if let version = payload?["protocol_version"], version != .null {
             let text = version.stringValue ?? version.numberValue.map { String($0) } ?? ""
             let major = text.split(separator: ".").first.map(String.init) ?? text
-            guard major == "1" else {
-                send(.error("INIT_FAILED", "protocol version '\(text.isEmpty ? version.jsonText : text)' is not supported; this server speaks 1.0", timestamp: WallClock.nowMilliseconds()))
+            guard major == ProtocolVersion.major else {
+                send(.error(.initFailed, "protocol version '\(text.isEmpty ? version.jsonText : text)' is not supported; this server speaks \(ProtocolVersion.current)"))
                 return
             }
         }
-        send(ServerMessage("init", payload: [
-            "protocol_version": "1.0",
-            "server": .string("hyphae/\(HyphaeServer.version)"),
-            "auth_required": .bool(host.authenticator.isRequired),
-            "heartbeat_interval_ms": .int(Int(configuration.heartbeatInterval * 1000)),
-            "heartbeat_timeout_ms": .int(Int(configuration.heartbeatTimeout * 1000)),
-        ]))
+        send(.initReply(
+            server: "hyphae/\(HyphaeVersion.current)", authRequired: host.authenticator.isRequired,
+            heartbeatIntervalMilliseconds: Int(configuration.heartbeatInterval * 1000),
+            heartbeatTimeoutMilliseconds: Int(configuration.heartbeatTimeout * 1000)))
     }
 
     private func handleAuth(_ payload: JSONObject?) {
@@ -228,47 +215,47 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
             authDeadline?.cancel()
             host.metrics.authSuccesses.add(1)
             logger.info("authenticated", metadata: ["event": "auth_success", "key_id": "\(key.displayID)"])
-            send(ServerMessage("auth_success", payload: ["key_id": .string(key.displayID)]))
+            send(.authSuccess(keyID: key.displayID))
         case .rejected(let reason):
-            authFailed(code: "AUTH_FAILED", message: "Invalid API key or timestamp", reason: reason)
+            authFailed(code: .authFailed, message: "Invalid API key or timestamp", reason: reason)
         case .malformed(let problem):
-            authFailed(code: "AUTH_ERROR", message: problem, reason: "malformed: \(problem)")
+            authFailed(code: .authError, message: problem, reason: "malformed: \(problem)")
         }
     }
 
-    private func authFailed(code: String, message: String, reason: String) {
+    private func authFailed(code: ErrorCode, message: String, reason: String) {
         failedAuthAttempts += 1
         host.metrics.authFailures.add(1)
         logger.info("authentication failed", metadata: ["event": "auth_failed", "reason": "\(reason)", "attempt": "\(failedAuthAttempts)"])
-        send(ServerMessage("auth_failed", payload: ["error_code": .string(code), "message": .string(message)]))
+        send(.authFailed(code, message))
         if failedAuthAttempts >= configuration.maxAuthAttempts {
-            close(code: 1008, reason: "too many failed auth attempts")
+            close(.policyViolation, reason: "too many failed auth attempts")
         }
     }
 
     private func handleSubscribe(_ payload: JSONObject?, raw: JSONValue?) {
         let streamID = payload?["stream_id"]?.stringValue
-        func fail(_ code: String, _ message: String) {
+        func fail(_ code: ErrorCode, _ message: String) {
             host.metrics.subscribeFailures.add(1)
             logger.info("subscribe refused", metadata: ["event": "subscribe_failed", "error_code": "\(code)", "stream_id": "\(streamID ?? "")"])
-            send(ServerMessage("subscribe_failed", streamID: streamID, payload: ["error_code": .string(code), "message": .string(message)]))
+            send(.subscribeFailed(code, message, streamID: streamID))
         }
         if endpoint == .heartbeat {
-            return fail("SUBSCRIPTIONS_NOT_SUPPORTED", "/ws/heartbeat carries heartbeats only; subscribe on /ws or on a pipeline's path")
+            return fail(.subscriptionsNotSupported, "/ws/heartbeat carries heartbeats only; subscribe on /ws or on a pipeline's path")
         }
         guard isAuthenticated else {
-            return fail("NOT_AUTHENTICATED", "authenticate first: send an 'auth' message with your api_key and timestamp")
+            return fail(.notAuthenticated, "authenticate first: send an 'auth' message with your api_key and timestamp")
         }
         guard let payload else {
-            return fail("SUBSCRIBE_ERROR", "the subscribe payload must be an object with 'stream_id' (and 'stream_type', 'params'), found \(raw?.typeDescription ?? "nothing")")
+            return fail(.subscribeError, "the subscribe payload must be an object with 'stream_id' (and 'stream_type', 'params'), found \(raw?.typeDescription ?? "nothing")")
         }
         guard let streamID, (1...128).contains(streamID.count) else {
             let found = payload["stream_id"].map { $0.stringValue.map { "a string of \($0.count) characters" } ?? $0.typeDescription } ?? "nothing"
-            return fail("SUBSCRIBE_ERROR", "stream_id must be a string of 1 to 128 characters, found \(found)")
+            return fail(.subscribeError, "stream_id must be a string of 1 to 128 characters, found \(found)")
         }
         let requestedType = payload["stream_type"]
         if let requestedType, requestedType != .null, requestedType.stringValue == nil {
-            return fail("SUBSCRIBE_ERROR", "stream_type must be a string (a pipeline name), found \(requestedType.typeDescription)")
+            return fail(.subscribeError, "stream_type must be a string (a pipeline name), found \(requestedType.typeDescription)")
         }
         let definition: PipelineDefinition
         switch resolvePipeline(requested: requestedType?.stringValue) {
@@ -276,44 +263,40 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
         case .failure(let refusal): return fail(refusal.code, refusal.message)
         }
         if let identity, !identity.mayRead(definition.name) {
-            return fail("FORBIDDEN", "the key '\(identity.displayID)' may not read '\(definition.name)'")
+            return fail(.forbidden, "the key '\(identity.displayID)' may not read '\(definition.name)'")
         }
         guard subscriptions[streamID] == nil else {
-            return fail("DUPLICATE_STREAM_ID", "this connection already has a subscription '\(streamID)'; choose another stream_id or unsubscribe first")
+            return fail(.duplicateStreamID, "this connection already has a subscription '\(streamID)'; choose another stream_id or unsubscribe first")
         }
         guard subscriptions.count < configuration.maxSubscriptionsPerConnection else {
-            return fail("TOO_MANY_SUBSCRIPTIONS", "a connection may hold \(configuration.maxSubscriptionsPerConnection) subscriptions; unsubscribe from one first")
+            return fail(.tooManySubscriptions, "a connection may hold \(configuration.maxSubscriptionsPerConnection) subscriptions; unsubscribe from one first")
         }
         let given = payload["params"]
         if let given, given != .null, given.objectValue == nil {
-            return fail("SUBSCRIBE_ERROR", "params must be an object of param names to values, found \(given.typeDescription)")
+            return fail(.subscribeError, "params must be an object of param names to values, found \(given.typeDescription)")
         }
         let configured: PipelineConfiguration
         switch definition.resolveParams(given?.objectValue).flatMap({ definition.configure(with: $0) }) {
         case .success(let result): configured = result
-        case .failure(let error): return fail("SUBSCRIBE_ERROR", error.description)
+        case .failure(let error): return fail(.subscribeError, error.description)
         }
         guard let sink = sinkConfiguration(of: configured) else {
-            return fail("UNKNOWN_STREAM", "'\(definition.name)' has no websocket sink, so it cannot be subscribed to")
+            return fail(.unknownStream, "'\(definition.name)' has no websocket sink, so it cannot be subscribed to")
         }
         guard let channel, let output, output.isOpen else { return }
         guard let instance = host.instances.acquire(definition, configuration: configured) else {
-            return fail("CAPACITY", "'\(definition.name)' is running its maximum of \(definition.maxInstances ?? 0) instances; try again later or subscribe with the params of a running one")
+            return fail(.capacity, "'\(definition.name)' is running its maximum of \(definition.maxInstances ?? 0) instances; try again later or subscribe with the params of a running one")
         }
         let subscription = Subscription(
             streamID: streamID, pipeline: definition.name, policy: sink.backpressure, capacity: sink.queueSize,
-            output: output, instance: instance, params: configured.params
+            output: output, fanOut: instance.fanOut, params: configured.params
         )
         subscription.owner = self
         subscriptions[streamID] = subscription
         host.metrics.subscriptionsActive.add(1)
         instance.metrics.subscribers.add(1)
-        send(ServerMessage("subscribe_success", streamID: streamID, payload: [
-            "stream_type": .string(definition.name),
-            "params": .object(configured.params.values),
-            "pipeline_version": .string(definition.version),
-        ]))
-        instance.fanOut(on: channel.eventLoop).add(subscription)
+        send(.subscribeSuccess(streamID: streamID, pipeline: definition.name, params: configured.params.values, pipelineVersion: definition.version))
+        instance.fanOut.loop(channel.eventLoop).add(subscription)
         instance.startIfNeeded()
         logger.info("subscribed", metadata: [
             "event": "subscribed", "stream_id": "\(streamID)", "pipeline": "\(definition.name)", "instance": "\(instance.id)",
@@ -321,7 +304,7 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
     }
 
     private struct Refusal: Error {
-        var code: String
+        var code: ErrorCode
         var message: String
     }
 
@@ -332,49 +315,47 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
             if let requested, requested != name {
                 if let other = host.pipeline(named: requested) {
                     let where_ = other.endpointPaths.first.map { "connect to \($0) or /ws" } ?? "connect to /ws"
-                    return .failure(Refusal(code: "UNKNOWN_STREAM", message: "'\(requested)' is not served on \(path); \(where_)"))
+                    return .failure(Refusal(code: .unknownStream, message: "'\(requested)' is not served on \(path); \(where_)"))
                 }
-                return .failure(Refusal(code: "UNKNOWN_STREAM", message: "no pipeline named '\(requested)'\(Suggestions.didYouMean(requested, in: names)); \(path) serves '\(name)'"))
+                return .failure(Refusal(code: .unknownStream, message: "no pipeline named '\(requested)'\(Suggestions.didYouMean(requested, in: names)); \(path) serves '\(name)'"))
             }
             guard let definition = host.pipeline(named: name), definition.endpointPaths.contains(path) else {
-                return .failure(Refusal(code: "UNKNOWN_STREAM", message: "\(path) no longer serves '\(name)'"))
+                return .failure(Refusal(code: .unknownStream, message: "\(path) no longer serves '\(name)'"))
             }
             return .success(definition)
         case .anyPipeline:
             guard let requested else {
-                return .failure(Refusal(code: "SUBSCRIBE_ERROR", message: "stream_type is required on /ws: name a pipeline (one of \(names.joined(separator: ", ")))"))
+                return .failure(Refusal(code: .subscribeError, message: "stream_type is required on /ws: name a pipeline (one of \(names.joined(separator: ", ")))"))
             }
             guard let definition = host.pipeline(named: requested) else {
-                return .failure(Refusal(code: "UNKNOWN_STREAM", message: "no pipeline named '\(requested)'\(Suggestions.didYouMean(requested, in: names)) (available: \(names.joined(separator: ", ")))"))
+                return .failure(Refusal(code: .unknownStream, message: "no pipeline named '\(requested)'\(Suggestions.didYouMean(requested, in: names)) (available: \(names.joined(separator: ", ")))"))
             }
             return .success(definition)
         case .heartbeat:
-            return .failure(Refusal(code: "SUBSCRIPTIONS_NOT_SUPPORTED", message: "/ws/heartbeat carries heartbeats only"))
+            return .failure(Refusal(code: .subscriptionsNotSupported, message: "/ws/heartbeat carries heartbeats only"))
         }
     }
 
     /// The WebSocket sink whose path this connection came in on (the first one on `/ws`).
     private func sinkConfiguration(of configuration: PipelineConfiguration) -> WebSocketSinkConfiguration? {
-        let sinks = configuration.sinks.compactMap { $0.configuration as? WebSocketSinkConfiguration }
+        let sinks = configuration.sinkConfigurations(of: WebSocketSinkConfiguration.self)
         return sinks.first { $0.path == endpoint.path } ?? sinks.first
     }
 
     private func handleUnsubscribe(_ payload: JSONObject?) {
         guard let streamID = payload?["stream_id"]?.stringValue else {
-            send(.error("INVALID_MESSAGE", "unsubscribe needs a payload with the 'stream_id' to end", timestamp: WallClock.nowMilliseconds()))
+            send(.error(.invalidMessage, "unsubscribe needs a payload with the 'stream_id' to end"))
             return
         }
         guard let subscription = subscriptions[streamID] else {
             let known = Array(subscriptions.keys).sorted()
-            send(.error("UNKNOWN_STREAM_ID", "no subscription '\(streamID)' on this connection" + (known.isEmpty ? "" : " (active: \(known.joined(separator: ", ")))"), streamID: streamID, timestamp: WallClock.nowMilliseconds()))
+            send(.error(.unknownStreamID, "no subscription '\(streamID)' on this connection" + (known.isEmpty ? "" : " (active: \(known.joined(separator: ", ")))"), streamID: streamID))
             return
         }
         remove(subscription)
-        send(ServerMessage("unsubscribe", streamID: streamID, payload: [
-            "packets_sent": .int(subscription.packetsSent),
-            "dropped_frames": .int(subscription.droppedFrames),
-            "duration_s": .double(subscription.durationSeconds),
-        ]))
+        send(.unsubscribed(
+            streamID: streamID, packetsSent: subscription.packetsSent, droppedFrames: subscription.droppedFrames,
+            durationSeconds: subscription.durationSeconds))
     }
 
     // MARK: Subscriptions
@@ -384,11 +365,11 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
         subscriptions[subscription.streamID] = nil
         subscription.cancel()
         if let eventLoop = channel?.eventLoop {
-            subscription.instance.detach(subscription, on: eventLoop)
+            subscription.fanOut.detach(subscription, on: eventLoop)
         }
-        host.instances.release(subscription.instance)
+        host.instances.release(feedingFrom: subscription.fanOut)
         host.metrics.subscriptionsActive.subtract(1)
-        subscription.instance.metrics.subscribers.subtract(1)
+        subscription.fanOut.metrics.subscribers.subtract(1)
         packetsSent += subscription.packetsSent
         droppedFrames += subscription.droppedFrames
         logger.info("unsubscribed", metadata: [
@@ -411,7 +392,7 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
         // Closed after the delivery under way has finished with this connection.
         channel?.eventLoop.assumeIsolated().execute { [self] in
             endAllSubscriptions()
-            close(code: 4008, reason: "slow consumer: the subscription queue overflowed")
+            close(.slowConsumer, reason: "slow consumer: the subscription queue overflowed")
         }
     }
 
@@ -419,26 +400,24 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
 
     private func send(_ message: ServerMessage, flush: Bool = true) {
         guard let output, output.isOpen, !isClosing else { return }
-        // A writer per message rather than per connection: control messages are rare, and
-        // an idle connection should not carry an encoding buffer.
-        var writer = JSONWriter()
-        let bytes = message.encoded(timestamp: WallClock.nowMilliseconds(), writer: &writer)
-        output.write(OutboundFrames.text(bytes, allocator: output.allocator))
+        // A writer per message rather than per connection (inside `message`): control
+        // messages are rare, and an idle connection should not carry an encoding buffer.
+        output.write(ServerFrames.message(message, allocator: output.allocator))
         packetsSent += 1
         if flush { output.flush() }
     }
 
     /// Sends a close frame with `code`, then closes the socket once it is written
     /// (or after a grace period, for a peer that no longer reads).
-    private func close(code: UInt16, reason: String) {
+    private func close(_ code: CloseCode, reason: String) {
         guard !isClosing, let channel, let output else { return }
         isClosing = true
         closeCode = code
-        host.metrics.closed(code: code)
+        host.metrics.closed(code: code.rawValue)
         heartbeatTimer?.cancel()
         authDeadline?.cancel()
         let written = channel.eventLoop.makePromise(of: Void.self)
-        output.write(OutboundFrames.close(code: code, reason: reason, allocator: output.allocator), promise: written)
+        output.write(ServerFrames.close(code, reason: reason, allocator: output.allocator), promise: written)
         output.flush()
         let grace = channel.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
         written.futureResult.whenComplete { _ in
@@ -465,12 +444,12 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
         if now - lastSignOfLife >= .nanoseconds(Int64(configuration.heartbeatTimeout * 1e9)) {
             logger.info("heartbeat timeout", metadata: ["event": "heartbeat_timeout"])
             endAllSubscriptions()
-            close(code: 4000, reason: "heartbeat timeout: no sign of life")
+            close(.heartbeatTimeout, reason: "heartbeat timeout: no sign of life")
             return
         }
         if now - lastHeartbeat >= .nanoseconds(Int64(configuration.heartbeatInterval * 1e9)) {
             lastHeartbeat = now
-            send(ServerMessage("heartbeat"))
+            send(.heartbeat)
         }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import HyphaeClient
 import HyphaeCore
 import HyphaeHost
+import HyphaePlugins
 import HyphaeTesting
 import Logging
 import Synchronization
@@ -36,7 +37,7 @@ final class RunningHost: Sendable {
         configuration.pipelinesDirectory = folder.url.path
         configuration.shutdownDeadline = 5
         configure(&configuration)
-        let registry = InstalledPlugins.registry()
+        let registry = HostStages.registry(adding: BundledPlugins.all)
         let catalog = PipelineCatalog.load(paths: [configuration.pipelinesDirectory], loader: PipelineLoader(registry: registry, environment: [:]))
         guard !catalog.hasErrors else {
             throw HostStartError(description: "the test pipelines do not load:\n" + catalog.diagnostics.map(\.description).joined(separator: "\n"))

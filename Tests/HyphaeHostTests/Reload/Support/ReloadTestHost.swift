@@ -2,6 +2,7 @@ import Foundation
 import HyphaeClient
 import HyphaeCore
 import HyphaeHost
+import HyphaePlugins
 import HyphaeTesting
 
 #if canImport(Glibc)
@@ -44,7 +45,7 @@ final class ReloadTestHost: Sendable {
     var reloader: PipelineReloader { server.reloader }
 
     static var registry: StageRegistry {
-        StageRegistry(plugins: InstalledPlugins.all + [ReloadTestStagesPlugin.self])
+        HostStages.registry(adding: BundledPlugins.all + [ReloadTestStagesPlugin.self])
     }
 
     /// Writes `files` (file name → YAML) into `folder` (a new temporary one by

@@ -1,56 +1,6 @@
 import HyphaeCore
+import HyphaeProtocol
 import NIOCore
-
-/// Where a subscription's bytes go: a connection's socket, written at the head of
-/// its channel pipeline. Confined to the connection's event loop.
-final class ConnectionOutput {
-    private var context: ChannelHandlerContext?
-    /// Registered with the loop's flush list while it has unflushed writes.
-    var needsFlush = false
-    var isWritable = true
-
-    init(context: ChannelHandlerContext) {
-        self.context = context
-    }
-
-    var isOpen: Bool { context != nil }
-
-    var allocator: ByteBufferAllocator { context?.channel.allocator ?? ByteBufferAllocator() }
-
-    func write(_ buffer: ByteBuffer) {
-        context?.write(NIOAny(buffer), promise: nil)
-    }
-
-    /// Writes and flushes in one pass down the pipeline, for a message with nothing to batch it with.
-    func writeAndFlush(_ buffer: ByteBuffer) {
-        context?.writeAndFlush(NIOAny(buffer), promise: nil)
-    }
-
-    func write(_ buffer: ByteBuffer, promise: EventLoopPromise<Void>?) {
-        guard let context else {
-            promise?.fail(ChannelError.ioOnClosedChannel)
-            return
-        }
-        context.write(NIOAny(buffer), promise: promise)
-    }
-
-    func flush() {
-        needsFlush = false
-        context?.flush()
-    }
-
-    func detach() {
-        context = nil
-    }
-}
-
-/// What a subscription tells the connection that owns it.
-protocol SubscriptionOwner: AnyObject {
-    /// The subscription's stream ended (its last message is out); its id is free again.
-    func subscriptionEnded(_ subscription: Subscription)
-    /// A `close`-policy queue overflowed: the connection must go, with 4008.
-    func slowConsumerDetected(_ subscription: Subscription)
-}
 
 /// One subscriber's view of a pipeline instance: its bounded queue, its policy and
 /// its counters. Confined to its connection's event loop, so nothing here locks.
@@ -73,8 +23,8 @@ final class Subscription {
     let output: ConnectionOutput
     weak var owner: (any SubscriptionOwner)?
     /// Where the frames come from; replaced when a reload moves the subscription.
-    var instance: PipelineInstance
-    var params: ResolvedParams
+    private(set) var fanOut: FanOut
+    private(set) var params: ResolvedParams
 
     private(set) var packetsSent = 0
     private(set) var droppedFrames = 0
@@ -85,7 +35,7 @@ final class Subscription {
 
     init(
         streamID: String, pipeline: String, policy: BackpressurePolicy, capacity: Int,
-        output: ConnectionOutput, instance: PipelineInstance, params: ResolvedParams
+        output: ConnectionOutput, fanOut: FanOut, params: ResolvedParams
     ) {
         self.streamID = streamID
         escapedStreamID = FrameEncoder.escapedStreamID(streamID)
@@ -93,7 +43,7 @@ final class Subscription {
         self.policy = policy
         self.capacity = capacity
         self.output = output
-        self.instance = instance
+        self.fanOut = fanOut
         self.params = params
         startedAt = .now()
     }
@@ -102,11 +52,10 @@ final class Subscription {
 
     /// Offers a data frame. Writes it at once when the socket takes it and nothing
     /// is queued before it (and flushes it too when `flushNow`; otherwise the caller
-    /// flushes); otherwise queues it, applying the policy when full. Returns how many
-    /// frames the policy dropped.
+    /// flushes); otherwise queues it, applying the policy when full.
     @inline(__always)
-    func offer(_ buffer: ByteBuffer, isEssential: Bool, flushNow: Bool = false) -> Int {
-        guard !isFinished else { return 0 }
+    func offer(_ buffer: ByteBuffer, isEssential: Bool, flushNow: Bool = false) -> OfferOutcome {
+        guard !isFinished else { return .refused }
         if queue.isEmpty, output.isWritable {
             if flushNow {
                 output.writeAndFlush(buffer)
@@ -114,13 +63,13 @@ final class Subscription {
                 output.write(buffer)
             }
             packetsSent += 1
-            return 0
+            return .written
         }
         return enqueue(QueuedMessage(buffer: buffer, isEssential: isEssential, endsStream: false))
     }
 
-    /// Sends a message about the stream (`stream_reloaded`) in order with its frames:
-    /// after those queued, before those to come. It is never dropped.
+    /// Sends a message about the stream (`stream_reloaded`, an `error`) in order with
+    /// its frames: after those queued, before those to come. It is never dropped.
     func offerNotice(_ buffer: ByteBuffer) {
         guard !isFinished else { return }
         if queue.isEmpty, output.isWritable {
@@ -130,18 +79,21 @@ final class Subscription {
         queue.append(QueuedMessage(buffer: buffer, isEssential: true, endsStream: false, countsAsFrame: false))
     }
 
-    /// Moves the subscription to another instance (a reload), keeping its queue.
-    func move(to newInstance: PipelineInstance, params newParams: ResolvedParams) {
+    /// Moves the subscription to another fan-out (a reload), keeping its queue.
+    func move(to newFanOut: FanOut, params newParams: ResolvedParams) {
         releaseProducer()
-        instance = newInstance
+        fanOut = newFanOut
         params = newParams
         holdProducerIfFull()
     }
 
     /// Queues the subscription's last message behind its frames; it is never dropped.
-    func end(with buffer: ByteBuffer) {
+    /// When `discardingQueued` (the host is going away), the queued frames are dropped
+    /// and the message is written at once, even to a socket that is not taking data.
+    func end(with buffer: ByteBuffer, discardingQueued: Bool = false) {
         guard !isFinished else { return }
-        if queue.isEmpty, output.isWritable {
+        if discardingQueued { queue.removeAll() }
+        if discardingQueued || (queue.isEmpty && output.isWritable) {
             output.write(buffer)
             finish()
             return
@@ -165,7 +117,7 @@ final class Subscription {
         // Frames that waited in the queue count as sent when they are written, as those
         // written at once do (LoopFanOut counts those).
         packetsSent += framesWritten
-        if framesWritten > 0 { instance.metrics.framesSent.add(framesWritten) }
+        if framesWritten > 0 { fanOut.metrics.framesSent.add(framesWritten) }
         releaseProducerIfRoom()
         return written
     }
@@ -188,11 +140,11 @@ final class Subscription {
         owner?.subscriptionEnded(self)
     }
 
-    private func enqueue(_ message: QueuedMessage) -> Int {
+    private func enqueue(_ message: QueuedMessage) -> OfferOutcome {
         if queue.count < capacity {
             queue.append(message)
             holdProducerIfFull()
-            return 0
+            return .queued(dropping: 0)
         }
         switch policy {
         case .dropOldest:
@@ -215,7 +167,7 @@ final class Subscription {
             kept.append(message)
             queue = kept
             droppedFrames += discarded
-            return discarded
+            return .queued(dropping: discarded)
         case .close:
             // PROTOCOL.md counts the queue's length as dropped.
             let discarded = queue.count
@@ -223,36 +175,35 @@ final class Subscription {
             queue.removeAll()
             isFinished = true
             owner?.slowConsumerDetected(self)
-            return discarded
+            return .overflowed(dropping: discarded)
         case .block:
             // The producer waits before its next frame; the one already under way still fits.
             queue.append(message)
             holdProducerIfFull()
-            return 0
+            return .queued(dropping: 0)
         }
     }
 
     /// Makes room in a full queue by evicting the frame at `victim`; without one, an
-    /// essential message goes in over capacity and any other is dropped. Returns the
-    /// frames dropped.
+    /// essential message goes in over capacity and any other is dropped.
     private func admitIntoFullQueue(
         _ message: QueuedMessage, evicting victim: CircularBuffer<QueuedMessage>.Index?
-    ) -> Int {
+    ) -> OfferOutcome {
+        droppedFrames += victim == nil && message.isEssential ? 0 : 1
         if let victim {
             queue.remove(at: victim)
             queue.append(message)
-        } else if message.isEssential {
-            queue.append(message)
-            return 0
+            return .queued(dropping: 1)
         }
-        droppedFrames += 1
-        return 1
+        guard message.isEssential else { return .droppedOnArrival }
+        queue.append(message)
+        return .queued(dropping: 0)
     }
 
     private func holdProducerIfFull() {
         guard policy == .block, !holdsProducer, queue.count >= capacity else { return }
         holdsProducer = true
-        instance.gate.queueFilled()
+        fanOut.gate.queueFilled()
     }
 
     private func releaseProducerIfRoom() {
@@ -262,7 +213,7 @@ final class Subscription {
     private func releaseProducer() {
         guard holdsProducer else { return }
         holdsProducer = false
-        instance.gate.queueDrained()
+        fanOut.gate.queueDrained()
     }
 
     var durationSeconds: Double {

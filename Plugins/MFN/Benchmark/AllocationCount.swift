@@ -13,7 +13,7 @@ import Glibc
 /// around exactly the code measured, and the parent counts the allocations the file records
 /// (`malloc`, `calloc`, `realloc` to a new block, aligned allocations). Whatever the runtime allocates
 /// at start-up or in the field's creation falls outside the window.
-enum AllocationCount {
+public enum AllocationCount {
     static let debugLibrary = "libc_malloc_debug.so.0"
 
     /// What one window recorded.
@@ -24,7 +24,7 @@ enum AllocationCount {
     }
 
     /// The probes a child runs, each a labelled window; the parent reads them back in this order.
-    enum Probe: String, CaseIterable, Sendable {
+    public enum Probe: String, CaseIterable, Sendable {
         /// An array created per iteration: proves that the count sees allocations.
         case control
         case step
@@ -79,7 +79,7 @@ enum AllocationCount {
     // MARK: In the child
 
     /// Runs one probe with the trace on around the measured loop only.
-    static func runProbe(_ probe: Probe, gridSize: Int, iterations: Int) throws {
+    public static func runProbe(_ probe: Probe, gridSize: Int, iterations: Int) throws {
         // `mtrace` exists only as a versioned compatibility symbol, which plain `dlsym` skips (and
         // libc.so.6 keeps a do-nothing one of the same version), so it is asked for by version, in the
         // preloaded library itself, through `dlvsym` (which Swift's Glibc module does not declare).

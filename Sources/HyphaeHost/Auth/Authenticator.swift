@@ -1,6 +1,5 @@
-import Crypto
-import Foundation
 import HyphaeCore
+import HyphaeProtocol
 import Synchronization
 
 /// Checks `auth` messages (PROTOCOL.md, auth): the key in constant time against
@@ -70,8 +69,9 @@ public final class Authenticator: Sendable {
         guard let signature else {
             return signatureRequired ? .rejected(reason: "signature required") : .accepted(identity)
         }
-        let expected = Self.signature(key: presentedKey, timestamp: sentTimestamp)
-        guard Self.constantTimeEqual(Array(signature.utf8), Array(expected.utf8)) else {
+        guard let expected = AuthSignature.hex(apiKey: presentedKey, sentTimestamp: sentTimestamp),
+            Self.constantTimeEqual(Array(signature.utf8), Array(expected.utf8))
+        else {
             return .rejected(reason: "bad signature")
         }
         let replayKey = presentedKey + "\u{0}" + expected
@@ -95,15 +95,10 @@ public final class Authenticator: Sendable {
         return match
     }
 
-    /// Lowercase hex of HMAC-SHA256(key: the API key, message: the integer part of the timestamp as sent).
-    public static func signature(key: String, timestamp: Double) -> String {
-        let message = String(Int64(timestamp.rounded(.towardZero)))
-        let code = HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: SymmetricKey(data: Data(key.utf8)))
-        return code.map { String(format: "%02x", $0) }.joined()
-    }
-
     static func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
-        var difference = UInt8(truncatingIfNeeded: lhs.count ^ rhs.count)
+        // Any difference in length counts in full (folding the lengths' difference into a
+        // byte would let a key followed by 256 NUL bytes pass).
+        var difference: UInt8 = lhs.count == rhs.count ? 0 : 1
         for index in 0..<max(lhs.count, rhs.count) {
             let left = index < lhs.count ? lhs[index] : 0
             let right = index < rhs.count ? rhs[index] : 0

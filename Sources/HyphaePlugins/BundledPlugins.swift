@@ -6,9 +6,9 @@ import MovingAverage
 import Sampling
 import Ticker
 
-/// The stage modules this build of Hyphae serves. A new module under Plugins/ is
-/// added here, with one line (and its import).
-public enum InstalledPlugins {
+/// The stage modules this repository ships. A new module under Plugins/ is added
+/// here, with one line (and its import); the host adds its own `websocket` sink.
+public enum BundledPlugins {
     public static let all: [any StagePlugin.Type] = [
         CompressionPlugin.self,
         ConsolePlugin.self,
@@ -16,11 +16,5 @@ public enum InstalledPlugins {
         MovingAveragePlugin.self,
         SamplingPlugin.self,
         TickerPlugin.self,
-        HostStagesPlugin.self,
     ]
-
-    /// A registry with every installed stage type.
-    public static func registry() -> StageRegistry {
-        StageRegistry(plugins: all)
-    }
 }

@@ -33,6 +33,7 @@ final class InstanceManager: Sendable {
     }
 
     private struct State {
+        /// By the identity of each instance's fan-out, which is all a subscription knows of it.
         var entries: [ObjectIdentifier: Entry] = [:]
         var shared: [Key: ObjectIdentifier] = [:]
         var nextID = 1
@@ -61,9 +62,9 @@ final class InstanceManager: Sendable {
         _ definition: PipelineDefinition, configuration: PipelineConfiguration, joining successor: PipelineInstance?
     ) -> (instance: PipelineInstance, isNew: Bool) {
         state.withLock { state in
-            if let successor, var entry = state.entries[ObjectIdentifier(successor)] {
+            if let successor, var entry = state.entries[ObjectIdentifier(successor.fanOut)] {
                 entry.subscribers += 1
-                state.entries[ObjectIdentifier(successor)] = entry
+                state.entries[ObjectIdentifier(successor.fanOut)] = entry
                 return (successor, false)
             }
             return (create(definition, configuration: configuration, in: &state), true)
@@ -96,7 +97,7 @@ final class InstanceManager: Sendable {
         var key = Key(pipeline: definition.name, version: definition.version, params: configuration.params.values)
         if !definition.sharesInstances { key.exclusiveID = number }
         let instance = makeInstance(definition, configuration: configuration, number: number)
-        let identifier = ObjectIdentifier(instance)
+        let identifier = ObjectIdentifier(instance.fanOut)
         state.entries[identifier] = Entry(instance: instance, key: key, subscribers: 1, isRunning: true)
         if definition.sharesInstances, !(state.shared[key].flatMap { state.entries[$0]?.isRunning } ?? false) {
             state.shared[key] = identifier
@@ -108,7 +109,7 @@ final class InstanceManager: Sendable {
         PipelineInstance(
             id: "\(definition.name)#\(number)", configuration: configuration,
             metrics: metrics.pipeline(definition.name), logger: logger
-        ) { [weak self] instance, _ in
+        ) { [weak self] instance in
             self?.ended(instance)
         }
     }
@@ -128,26 +129,31 @@ final class InstanceManager: Sendable {
 
     /// One subscriber left; the last one stops the instance.
     func release(_ instance: PipelineInstance) {
-        let stop = state.withLock { state -> Bool in
-            let identifier = ObjectIdentifier(instance)
-            guard var entry = state.entries[identifier] else { return false }
+        release(feedingFrom: instance.fanOut)
+    }
+
+    /// One subscriber of the instance that feeds `fanOut` left; the last one stops it.
+    func release(feedingFrom fanOut: FanOut) {
+        let stopped = state.withLock { state -> PipelineInstance? in
+            let identifier = ObjectIdentifier(fanOut)
+            guard var entry = state.entries[identifier] else { return nil }
             entry.subscribers -= 1
             guard entry.subscribers <= 0 else {
                 state.entries[identifier] = entry
-                return false
+                return nil
             }
             state.entries[identifier] = nil
             if state.shared[entry.key] == identifier { state.shared[entry.key] = nil }
-            return true
+            return entry.instance
         }
-        if stop { instance.stop() }
+        stopped?.stop()
     }
 
     /// The run ended by itself: no new subscriber may join it. Its subscribers are
     /// told, and release it as their streams end.
     private func ended(_ instance: PipelineInstance) {
         state.withLock { state in
-            let identifier = ObjectIdentifier(instance)
+            let identifier = ObjectIdentifier(instance.fanOut)
             guard var entry = state.entries[identifier] else { return }
             entry.isRunning = false
             state.entries[identifier] = entry

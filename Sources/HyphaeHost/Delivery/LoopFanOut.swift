@@ -1,4 +1,5 @@
 import HyphaeCore
+import HyphaeProtocol
 import NIOCore
 
 /// One pipeline instance's subscribers on one event loop. The producer hands it each
@@ -22,6 +23,8 @@ final class LoopFanOut {
     private var batch: [EncodedFrame] = []
     /// The queue depth this loop last reported to the pipeline's gauge.
     private var reportedQueueDepth = 0
+    /// Set once the instance is gone: its share of the gauge is withdrawn for good.
+    private var isRetired = false
 
     init(eventLoop: EventLoop, metrics: PipelineMetrics) {
         self.eventLoop = eventLoop
@@ -68,7 +71,7 @@ final class LoopFanOut {
         flushPending()
         if tally.sent > 0 { metrics.framesSent.add(tally.sent) }
         tally.drops.report(to: metrics)
-        if tally.queueDepth != reportedQueueDepth {
+        if !isRetired, tally.queueDepth != reportedQueueDepth {
             metrics.queuedFrames.add(tally.queueDepth - reportedQueueDepth)
             reportedQueueDepth = tally.queueDepth
         }
@@ -83,12 +86,11 @@ final class LoopFanOut {
         let isEssential = frame.delivery == .essential
         var queueDepth = 0
         for group in groups {
-            let message = OutboundFrames.data(frame, escapedStreamID: group.escapedStreamID, allocator: allocator)
+            let message = ServerFrames.data(frame, escapedStreamID: group.escapedStreamID, allocator: allocator)
             for subscription in group.members {
-                let before = subscription.packetsSent
-                let dropped = subscription.offer(message, isEssential: isEssential, flushNow: flushesEach)
-                tally.drops.add(dropped, policy: subscription.policy)
-                tally.sent += subscription.packetsSent - before
+                let outcome = subscription.offer(message, isEssential: isEssential, flushNow: flushesEach)
+                if case .written = outcome { tally.sent += 1 }
+                tally.drops.add(outcome.framesDropped, policy: subscription.policy)
                 if isLastOfBatch { queueDepth += subscription.queuedCount }
                 guard !flushesEach else { continue }
                 let output = subscription.output
@@ -102,18 +104,11 @@ final class LoopFanOut {
         metrics.sendLatency.observe(seconds: (WallClock.nowMilliseconds() - frame.timestamp) / 1000)
     }
 
-    /// Ends every subscription on this loop with a final message (`stream_end`,
-    /// preceded by an `error` for a failed stream), queued behind its frames.
-    func end(with messages: (Subscription) -> [ByteBuffer]) {
+    /// Calls `body` for every subscription on this loop (to tell each about its stream),
+    /// then flushes every socket it touched.
+    func forEachSubscription(_ body: (Subscription) -> Void) {
         for subscription in subscriptions {
-            let finals = messages(subscription)
-            for (index, message) in finals.enumerated() {
-                if index == finals.count - 1 {
-                    subscription.end(with: message)
-                } else {
-                    _ = subscription.offer(message, isEssential: true)
-                }
-            }
+            body(subscription)
             let output = subscription.output
             if !output.needsFlush {
                 output.needsFlush = true
@@ -125,6 +120,8 @@ final class LoopFanOut {
 
     /// Withdraws this loop's share of the queue-depth gauge once its instance is gone.
     func retire() {
+        guard !isRetired else { return }
+        isRetired = true
         metrics.queuedFrames.subtract(reportedQueueDepth)
         reportedQueueDepth = 0
     }

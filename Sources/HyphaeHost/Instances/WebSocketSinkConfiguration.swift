@@ -1,13 +1,5 @@
 import HyphaeCore
-
-/// What a full subscription queue does with a new frame (PROTOCOL.md, Backpressure).
-public enum BackpressurePolicy: String, Sendable, CaseIterable {
-    case dropOldest = "drop_oldest"
-    case dropNewest = "drop_newest"
-    case compress
-    case close
-    case block
-}
+import HyphaeProtocol
 
 /// The `websocket` sink: the path subscribers connect to, and each subscription's queue.
 public struct WebSocketSinkConfiguration: EndpointConfiguration, Equatable {
@@ -36,18 +28,5 @@ public struct WebSocketSinkConfiguration: EndpointConfiguration, Equatable {
         } else if Self.reservedPaths.contains(path) || path.hasPrefix("/admin") {
             config.problem("path", "'\(path)' is served by the host itself; choose another path, e.g. /ws/<pipeline name>")
         }
-    }
-}
-
-/// The stage types the host provides itself.
-public enum HostStagesPlugin: StagePlugin {
-    public static func register(in registry: inout StageRegistry) {
-        registry.register(.sink(
-            type: "websocket",
-            summary: "serves the stream to WebSocket subscribers at a path, with a bounded queue and a backpressure policy per subscription",
-            configuration: WebSocketSinkConfiguration.self
-        ) { _, _ in
-            throw StageError("the websocket sink serves subscribers only inside 'hyphae serve'; use 'hyphae tap' to print a pipeline's frames")
-        })
     }
 }

@@ -1,0 +1,2 @@
+/// Tells a connection that the host is shutting down.
+struct ServerShutdownEvent: Sendable {}

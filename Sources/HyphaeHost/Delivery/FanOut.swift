@@ -1,0 +1,136 @@
+import HyphaeCore
+import NIOCore
+import Synchronization
+
+/// One pipeline instance's subscribers, spread over the event loops, and the way its
+/// frames reach them: each frame goes once into the inbox of every loop that has
+/// subscribers (`FrameInbox`), and that loop's `LoopFanOut` writes it to each of them.
+///
+/// The producer side (`publish`, `waitUntilOpen`) runs in the pipeline's task; the
+/// rest is called on the loops. The host lends it to the run's `websocket` sink as a
+/// stage resource.
+final class FanOut: StageResource {
+    /// One event loop's share: its subscribers and the frames waiting for it.
+    struct LoopHandle: Sendable {
+        let eventLoop: EventLoop
+        let fanOut: NIOLoopBound<LoopFanOut>
+        let inbox: FrameInbox
+    }
+
+    let metrics: PipelineMetrics
+    let gate: ProducerGate
+    /// How long a frame may wait on its loop for later ones (`batch_window_ms`).
+    private let batchWindow: TimeAmount
+    private let loops = Mutex<[LoopHandle]>([])
+    /// The sequence number the next frame will carry; a reload's successor starts there.
+    private let nextSequence = Atomic<Int>(0)
+    /// Whether a sink feeds this fan-out: a pipeline's several `websocket` sinks share it,
+    /// and only the first one built publishes.
+    private let isFed = Atomic<Bool>(false)
+
+    init(metrics: PipelineMetrics, batchWindow: TimeAmount) {
+        self.metrics = metrics
+        self.batchWindow = batchWindow
+        // A few frames per loop in flight keep the loops busy without letting the producer run ahead.
+        gate = ProducerGate(limit: 16)
+    }
+
+    // MARK: The producer's side
+
+    /// Whether the caller is the sink that feeds this fan-out; true once only.
+    func claimFeed() -> Bool {
+        !isFed.exchange(true, ordering: .relaxed)
+    }
+
+    /// Hands a frame to every loop with subscribers: into its inbox, scheduling a job
+    /// on the loop only when none is pending (see `FrameInbox`).
+    func publish(_ frame: EncodedFrame) {
+        metrics.framesEmitted.add(1)
+        nextSequence.store(frame.sequence + 1, ordering: .relaxed)
+        let handles = loops.withLock { $0 }
+        gate.dispatched(handles.count)
+        for handle in handles where handle.inbox.append(frame) {
+            let deliver: @Sendable () -> Void = { [self] in _ = afterWaitingFrames(handle) }
+            if batchWindow == .zero {
+                handle.eventLoop.execute(deliver)
+            } else {
+                handle.eventLoop.scheduleTask(in: batchWindow, deliver)
+            }
+        }
+    }
+
+    /// Returns once the loops have room for more frames (and no `block` queue is full).
+    func waitUntilOpen() async {
+        await gate.waitUntilOpen()
+    }
+
+    /// The sequence number the next frame would have had.
+    var sequenceAfterLastFrame: Int {
+        nextSequence.load(ordering: .relaxed)
+    }
+
+    /// Starts the numbering where a predecessor stopped.
+    func continueSequence(at sequence: Int) {
+        nextSequence.store(sequence, ordering: .relaxed)
+    }
+
+    /// Lets a held-back producer go for good: its run is being stopped.
+    func close() {
+        gate.close()
+    }
+
+    // MARK: The loops' side
+
+    /// Every loop's share.
+    var handles: [LoopHandle] {
+        loops.withLock { $0 }
+    }
+
+    /// The subscribers on `eventLoop`; call on that loop.
+    func loop(_ eventLoop: EventLoop) -> LoopFanOut {
+        let handle = loops.withLock { handles -> LoopHandle in
+            if let existing = handles.first(where: { $0.eventLoop === eventLoop }) { return existing }
+            let created = LoopHandle(
+                eventLoop: eventLoop,
+                fanOut: NIOLoopBound(LoopFanOut(eventLoop: eventLoop, metrics: metrics), eventLoop: eventLoop),
+                inbox: FrameInbox()
+            )
+            handles.append(created)
+            return created
+        }
+        return handle.fanOut.value
+    }
+
+    /// Withdraws a subscription from its loop; call on that loop.
+    func detach(_ subscription: Subscription, on eventLoop: EventLoop) {
+        let handle = loops.withLock { $0.first { $0.eventLoop === eventLoop } }
+        handle?.fanOut.value.remove(subscription)
+    }
+
+    /// Delivers the frames waiting in `handle`'s inbox and returns its loop's fan-out;
+    /// call on its loop. Whatever is written to the subscribers next (`stream_end`,
+    /// `stream_reloaded`) then follows every frame published before it, even when a
+    /// batch window still holds them.
+    func afterWaitingFrames(_ handle: LoopHandle) -> LoopFanOut {
+        let fanOut = handle.fanOut.value
+        gate.completed(fanOut.deliverWaiting(from: handle.inbox))
+        return fanOut
+    }
+
+    /// On every loop, after the frames waiting there: `body` for each subscription,
+    /// then one flush per socket.
+    func forEachSubscriptionAfterWaitingFrames(_ body: @escaping @Sendable (Subscription) -> Void) {
+        for handle in handles {
+            handle.eventLoop.execute { [self] in
+                afterWaitingFrames(handle).forEachSubscription(body)
+            }
+        }
+    }
+
+    /// Withdraws every loop's share of the queue-depth gauge: the instance is gone.
+    func retire() {
+        for handle in handles {
+            handle.eventLoop.execute { handle.fanOut.value.retire() }
+        }
+    }
+}

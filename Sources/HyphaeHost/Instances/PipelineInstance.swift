@@ -1,0 +1,89 @@
+import HyphaeCore
+import HyphaeProtocol
+import Logging
+import NIOCore
+import Synchronization
+
+/// One running copy of a pipeline: its run's task and the fan-out its `websocket`
+/// sink feeds. The run's stages are built with the fan-out in their context's
+/// resources, so the sink needs nothing else of the host.
+final class PipelineInstance: Sendable {
+    let id: String
+    let pipeline: String
+    let configuration: PipelineConfiguration
+    let fanOut: FanOut
+    private let task = Mutex<Task<Void, Never>?>(nil)
+    private let logger: Logger
+    private let onEnd: @Sendable (PipelineInstance) -> Void
+
+    init(
+        id: String, configuration: PipelineConfiguration, metrics: PipelineMetrics, logger: Logger,
+        onEnd: @escaping @Sendable (PipelineInstance) -> Void
+    ) {
+        self.id = id
+        pipeline = configuration.pipeline
+        self.configuration = configuration
+        self.logger = logger
+        self.onEnd = onEnd
+        // The pipeline's WebSocket sinks share one fan-out; the shortest window wins.
+        let windows = configuration.sinkConfigurations(of: WebSocketSinkConfiguration.self).map(\.batchWindowMilliseconds)
+        fanOut = FanOut(metrics: metrics, batchWindow: .milliseconds(Int64(windows.min() ?? 0)))
+    }
+
+    var version: String { configuration.version }
+    var metrics: PipelineMetrics { fanOut.metrics }
+
+    /// Starts the run unless it is running; the first subscriber is attached by then,
+    /// so a finite run's first frame reaches it. `sequence` numbers its first frame.
+    func startIfNeeded(sequence: Int = 0) {
+        task.withLock { task in
+            guard task == nil else { return }
+            metrics.instances.add(1)
+            fanOut.continueSequence(at: sequence)
+            task = Task { [self] in
+                let end: StreamEnd
+                do {
+                    var run = try PipelineRun(configuration: configuration, context: stageContext(instance: id))
+                    run.sequence = sequence
+                    end = await run.run()
+                } catch {
+                    end = .failed("the pipeline could not start: \(error)")
+                    fanOut.forEachSubscriptionAfterWaitingFrames { $0.notify(StreamNotice(end)) }
+                }
+                metrics.instances.subtract(1)
+                fanOut.retire()
+                logger.info("instance ended", metadata: ["event": "instance_ended", "instance": "\(id)", "end": "\(end)"])
+                onEnd(self)
+            }
+            logger.info("instance started", metadata: ["event": "instance_started", "pipeline": "\(pipeline)", "instance": "\(id)"])
+        }
+    }
+
+    /// Cancels the run; its subscribers have left, or are told by whoever stops it.
+    func stop() {
+        fanOut.close()
+        task.withLock { $0?.cancel() }
+    }
+
+    /// Stops the run and waits for its task to end; returns the sequence number its
+    /// next frame would have had.
+    func stopAndWait() async -> Int {
+        stop()
+        let running = task.withLock { $0 }
+        await running?.value
+        return fanOut.sequenceAfterLastFrame
+    }
+
+    /// Makes every stage of a configuration once and throws what fails, so that a
+    /// reload can refuse a version that would not start before anything changes.
+    static func checkBuildable(_ configuration: PipelineConfiguration, logger: Logger) throws {
+        let probe = PipelineInstance(id: "build-check", configuration: configuration, metrics: PipelineMetrics(), logger: logger) { _ in }
+        _ = try PipelineRun(configuration: configuration, context: probe.stageContext(instance: probe.id))
+    }
+
+    private func stageContext(instance: String) -> StageContext {
+        var resources = StageResources()
+        resources[FanOut.self] = fanOut
+        return StageContext(pipeline: pipeline, instance: instance, logger: logger, resources: resources)
+    }
+}

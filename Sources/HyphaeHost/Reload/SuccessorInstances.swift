@@ -1,0 +1,35 @@
+import HyphaeCore
+import Synchronization
+
+/// The instances one old instance's subscribers move to, one per params, and the
+/// ones the move created (to start once everyone is on board).
+final class SuccessorInstances: Sendable {
+    private struct State {
+        var byParams: [JSONObject: PipelineInstance] = [:]
+        var created: [PipelineInstance] = []
+    }
+
+    private let definition: PipelineDefinition
+    private let manager: InstanceManager
+    private let state = Mutex(State())
+
+    init(definition: PipelineDefinition, manager: InstanceManager) {
+        self.definition = definition
+        self.manager = manager
+    }
+
+    var created: [PipelineInstance] { state.withLock { $0.created } }
+
+    /// The successor for a subscriber with these params, counted as one of its subscribers.
+    func instance(for configuration: PipelineConfiguration) -> PipelineInstance {
+        state.withLock { state in
+            let params = configuration.params.values
+            let (instance, isNew) = manager.acquireForMove(definition, configuration: configuration, joining: state.byParams[params])
+            if isNew {
+                state.byParams[params] = instance
+                state.created.append(instance)
+            }
+            return instance
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import HyphaeCore
+import NIOHTTP1
+
+/// The host's HTTP endpoints: health, readiness, metrics, the pipeline list and the admin API.
+struct HTTPRoutes: Sendable {
+    let host: HostContext
+    let admin: AdminAPI
+
+    func respond(to request: HTTPRequest) async -> HTTPResponse {
+        if request.path == "/admin" || request.path.hasPrefix("/admin/") {
+            return await admin.respond(to: request)
+        }
+        switch (request.method, request.path) {
+        case (.GET, "/health"), (.HEAD, "/health"):
+            return .json(["status": "ok"])
+        case (.GET, "/ready"), (.HEAD, "/ready"):
+            return host.isShuttingDown
+                ? .json(["status": "shutting_down"], status: .serviceUnavailable)
+                : .json(["status": "ready", "pipelines": .int(host.pipelines.count)])
+        case (.GET, "/metrics"):
+            return .text(host.metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        case (.GET, "/pipelines"):
+            return .json(pipelinesDocument())
+        case (_, "/health"), (_, "/ready"), (_, "/metrics"), (_, "/pipelines"):
+            return .problem(.methodNotAllowed, "\(request.path) answers GET only")
+        default:
+            if host.endpoint(forPath: request.path) != nil {
+                return .problem(HTTPResponseStatus(statusCode: 426, reasonPhrase: "Upgrade Required"), "\(request.path) is a WebSocket endpoint; connect with a WebSocket client")
+            }
+            return .problem(.notFound, "nothing is served at \(request.path); see GET /pipelines for the WebSocket paths")
+        }
+    }
+
+    func pipelinesDocument() -> JSONValue {
+        let instances = host.instances.summaries()
+        return .object(["pipelines": .array(host.pipelines.map { PipelineStatus.json(for: $0, host: host, instances: instances) })])
+    }
+}
