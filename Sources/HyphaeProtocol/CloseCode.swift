@@ -17,6 +17,8 @@ public struct CloseCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let protocolError = CloseCode(rawValue: 1002)
     /// A close frame without a code; never sent, only reported.
     public static let noStatus = CloseCode(rawValue: 1005)
+    /// A text message that is not valid UTF-8.
+    public static let invalidPayload = CloseCode(rawValue: 1007)
     /// Auth failed too often or too late, or too many invalid messages in a row.
     public static let policyViolation = CloseCode(rawValue: 1008)
     /// A client frame over the size limit.
@@ -27,4 +29,20 @@ public struct CloseCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let heartbeatTimeout = CloseCode(rawValue: 4000)
     /// A subscription with the `close` policy overflowed its queue.
     public static let slowConsumer = CloseCode(rawValue: 4008)
+
+    /// The codes the server closes with on its own account (it also echoes a peer's).
+    public static let sentByServer: Set<CloseCode> = [
+        .normalClosure, .goingAway, .protocolError, .invalidPayload, .policyViolation, .messageTooBig,
+        .internalError, .heartbeatTimeout, .slowConsumer,
+    ]
+
+    /// Whether a peer may put this code in a close frame (RFC 6455, 7.4): the defined
+    /// codes other than those reserved for reporting (1004–1006, 1015), the registered
+    /// 1012–1014, and the ranges for libraries and applications (3000–4999).
+    public var mayBeSentByPeer: Bool {
+        switch rawValue {
+        case 1000...1003, 1007...1014, 3000...4999: true
+        default: false
+        }
+    }
 }

@@ -74,7 +74,7 @@ public final class HostMetrics: Sendable {
     let subscriptionsActive = MetricValue()
     let subscribeFailures = MetricValue()
     let invalidMessages = MetricValue()
-    let closesByCode = Mutex<[UInt16: Int]>([:])
+    let closesByCode = Mutex<[String: Int]>([:])
     let reloads = Mutex<[String: Int]>([:])
     private let pipelines = Mutex<[String: PipelineMetrics]>([:])
 
@@ -89,8 +89,11 @@ public final class HostMetrics: Sendable {
         }
     }
 
-    func closed(code: UInt16) {
-        closesByCode.withLock { $0[code, default: 0] += 1 }
+    /// Counts a close by its code; a code echoed back to a peer is counted as `peer`, so
+    /// that clients cannot add label values.
+    func closed(code: CloseCode) {
+        let label = CloseCode.sentByServer.contains(code) ? code.description : "peer"
+        closesByCode.withLock { $0[label, default: 0] += 1 }
     }
 
     func reloaded(result: String) {

@@ -90,6 +90,7 @@ public final class HyphaeServer: Sendable {
                     let endpoint = host.endpoint(forPath: Self.path(of: head.uri)) ?? .anyPipeline
                     let operations = channel.pipeline.syncOperations
                     try operations.addHandler(HeadWriter(), position: .first)
+                    try operations.addHandler(ClientFrameValidator())
                     try operations.addHandler(NIOWebSocketFrameAggregator(
                         minNonFinalFragmentSize: 1,
                         maxAccumulatedFrameCount: 1024,

@@ -108,12 +108,23 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if error is NIOWebSocketFrameAggregator.Error || (error as? NIOWebSocketError) == .invalidFrameLength {
+        switch error {
+        case let violation as ClientFrameViolation:
+            close(.protocolError, reason: violation.description)
+        case let aggregation as NIOWebSocketFrameAggregator.Error:
+            switch aggregation {
+            case .accumulatedFrameSizeIsTooLarge, .tooManyFragments:
+                close(.messageTooBig, reason: "message larger than \(configuration.maxFrameSize) bytes")
+            default:
+                close(.protocolError, reason: "bad sequence of continuation frames")
+            }
+        case NIOWebSocketError.invalidFrameLength:
             close(.messageTooBig, reason: "frame larger than \(configuration.maxFrameSize) bytes")
-        } else if error is NIOWebSocketError {
+        case is NIOWebSocketError:
             // The protocol error handler has answered and is closing the connection.
             closeCode = closeCode ?? .protocolError
-        } else if context.channel.isActive {
+        default:
+            guard context.channel.isActive else { return }
             logger.warning("connection error", metadata: ["event": "connection_error", "error": "\(error)"])
             endAllSubscriptions()
             close(.internalError, reason: "internal error")
@@ -121,6 +132,8 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Once a close has begun, nothing more the client sends is evaluated.
+        guard !isClosing else { return }
         let frame = unwrapInboundIn(data)
         lastSignOfLife = .now()
         switch frame.opcode {
@@ -136,9 +149,7 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
                 output.flush()
             }
         case .connectionClose:
-            var data = frame.unmaskedData
-            let code = data.readInteger(as: UInt16.self).map(CloseCode.init(rawValue:)) ?? .normalClosure
-            close(code == .noStatus ? .normalClosure : code, reason: "")
+            answerClose(frame.unmaskedData)
         default:
             break
         }
@@ -146,10 +157,35 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
 
     // MARK: Messages
 
+    /// Answers the client's close frame: its code echoed when a peer may send it (an
+    /// empty close is answered with 1000), 1002 for a malformed frame or a reserved
+    /// code, 1007 for a reason that is not UTF-8.
+    private func answerClose(_ payload: ByteBuffer) {
+        var payload = payload
+        guard let raw = payload.readInteger(as: UInt16.self) else {
+            return payload.readableBytes == 0
+                ? close(.normalClosure, reason: "")
+                : close(.protocolError, reason: "a close frame carries a 2-byte code")
+        }
+        let code = CloseCode(rawValue: raw)
+        guard code.mayBeSentByPeer else {
+            return close(.protocolError, reason: "close code \(raw) is reserved")
+        }
+        guard String(validating: payload.readableBytesView, as: UTF8.self) != nil else {
+            return close(.invalidPayload, reason: "the close reason is not valid UTF-8")
+        }
+        close(code, reason: "")
+    }
+
     private func handleText(_ buffer: ByteBuffer) {
+        let bytes = Array(buffer.readableBytesView)
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            host.metrics.invalidMessages.add(1)
+            return close(.invalidPayload, reason: "text messages must be valid UTF-8")
+        }
         let message: JSONValue
         do {
-            message = try JSONParser.parse(Array(buffer.readableBytesView))
+            message = try JSONParser.parse(bytes)
         } catch {
             rejectInvalid(.invalidMessage, "the message is not valid JSON: \(error.description)")
             return
@@ -413,7 +449,7 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
         guard !isClosing, let channel, let output else { return }
         isClosing = true
         closeCode = code
-        host.metrics.closed(code: code.rawValue)
+        host.metrics.closed(code: code)
         heartbeatTimer?.cancel()
         authDeadline?.cancel()
         let written = channel.eventLoop.makePromise(of: Void.self)
