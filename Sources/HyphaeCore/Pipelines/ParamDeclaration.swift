@@ -107,11 +107,21 @@ public struct ParamDeclaration: Sendable, Equatable {
         object.append("type", .string(kind.rawValue))
         if kind == .list { object.append("items", .string(itemKind.rawValue)) }
         object.append("default", defaultValue)
-        if let minimum { object.append("min", kind == .int ? .int(Int(minimum)) : .double(minimum)) }
-        if let maximum { object.append("max", kind == .int ? .int(Int(maximum)) : .double(maximum)) }
+        if let minimum { object.append("min", Self.boundJSON(minimum, kind: kind)) }
+        if let maximum { object.append("max", Self.boundJSON(maximum, kind: kind)) }
         if let allowed { object.append("allowed", .array(allowed)) }
         if let summary { object.append("description", .string(summary)) }
         return .object(object)
+    }
+
+    /// The largest magnitude an int bound may have: 2^53, past which a double no longer
+    /// holds every integer.
+    public static let largestExactInteger: Double = 9_007_199_254_740_992
+
+    /// A bound as JSON: an integer for an int param, whenever it is one exactly.
+    private static func boundJSON(_ bound: Double, kind: Kind) -> JSONValue {
+        guard kind == .int, let whole = Int(exactly: bound) else { return .double(bound) }
+        return .int(whole)
     }
 }
 

@@ -260,8 +260,18 @@ private struct PipelineFileReader {
             error(member.value.location, field, "expected a number, found \(member.value.kindDescription)")
             return nil
         }
-        if kind == .int, number != number.rounded() {
-            error(member.value.location, field, "expected an integer for an int param, found '\(text)'")
+        if kind == .int {
+            guard number == number.rounded() else {
+                error(member.value.location, field, "expected an integer for an int param, found '\(text)'")
+                return nil
+            }
+            // Beyond 2^53 a bound no longer names one integer, and could not be used as one.
+            // The text is checked as well: 2^53 + 1 reads as the double 2^53.
+            let exact = Int(text).map { $0.magnitude <= UInt(ParamDeclaration.largestExactInteger) } ?? true
+            guard exact, abs(number) <= ParamDeclaration.largestExactInteger else {
+                error(member.value.location, field, "an int bound must lie within ±\(Int(ParamDeclaration.largestExactInteger)), found '\(text)'")
+                return nil
+            }
         }
         return number
     }

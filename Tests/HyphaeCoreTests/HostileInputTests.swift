@@ -1,0 +1,46 @@
+import HyphaeCore
+import HyphaeTesting
+import XCTest
+
+/// Pipeline files are input like any other: numbers that cannot be used are refused
+/// at load time, with their place, rather than trapping when something reads them.
+final class HostileInputTests: XCTestCase {
+    func testAnIntBoundPastTwoToTheFiftyThirdIsRefused() {
+        for bound in ["1e300", "-1e300", "9007199254740993", "1e16"] {
+            let result = loadPipeline(yaml: """
+                name: demo
+                params:
+                  size: { type: int, default: 1, max: \(bound) }
+                source:
+                  type: counter
+                  count: ${size}
+                sinks:
+                  - type: discard
+                """)
+            assertSingleDiagnostic(result, line: 3, column: 39, field: "params.size.max", contains: ["±9007199254740992", bound])
+        }
+    }
+
+    func testTheLargestExactBoundsLoadAndListAsIntegers() throws {
+        let pipeline = try requirePipeline(loadPipeline(yaml: """
+            name: demo
+            params:
+              size: { type: int, default: 1, min: -9007199254740992, max: 9007199254740992 }
+              ratio: { type: float, default: 1, max: 1e300 }
+            source:
+              type: counter
+              count: ${size}
+            transforms:
+              - type: shape
+                factor: ${ratio}
+                label: x
+            sinks:
+              - type: discard
+            """))
+        let size = try XCTUnwrap(pipeline.param(named: "size")?.descriptionJSON.objectValue)
+        XCTAssertEqual(size["max"], .int(9_007_199_254_740_992))
+        XCTAssertEqual(size["min"], .int(-9_007_199_254_740_992))
+        let ratio = try XCTUnwrap(pipeline.param(named: "ratio")?.descriptionJSON.objectValue)
+        XCTAssertEqual(ratio["max"], .double(1e300))
+    }
+}
