@@ -40,4 +40,29 @@ final class HostileInputLiveTests: XCTestCase {
         }
         await host.stop()
     }
+
+    /// A stream_id of 128 characters may not be 3 KB: ids are limited in bytes too, and
+    /// an unknown id's error does not list the connection's ids.
+    func testStreamIDsAreLimitedInBytesAndErrorsDoNotGrowWithThem() async throws {
+        try await withHost { host in
+            let client = try await host.connect()
+            let family = String(repeating: "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}", count: 128)
+            XCTAssertEqual(family.count, 128)
+            try await client.send(type: "subscribe", payload: ["stream_id": .string(family), "stream_type": "ticker"])
+            let refused = try await client.nextReply()
+            XCTAssertEqual(refused.type, "subscribe_failed")
+            XCTAssertEqual(refused.errorCode, "SUBSCRIBE_ERROR")
+            XCTAssertTrue(refused.errorMessage.contains("512 bytes"), refused.errorMessage)
+
+            for index in 0..<3 { try await client.subscribeSucceeding(String(repeating: "\(index)", count: 128), to: "ticker") }
+            let reply = try await client.unsubscribe("nope")
+            XCTAssertEqual(reply.errorCode, "UNKNOWN_STREAM_ID")
+            XCTAssertLessThan(reply.text.utf8.count, 400, reply.text)
+            try await client.send(type: "unsubscribe", payload: ["stream_id": .string(String(repeating: "x", count: 10_000))])
+            let tooLong = try await client.nextReply()
+            XCTAssertEqual(tooLong.errorCode, "INVALID_MESSAGE")
+            XCTAssertLessThan(tooLong.text.utf8.count, 400, "the reply does not echo the id: \(tooLong.text.prefix(200))")
+            try await client.assertAlive("long stream ids")
+        }
+    }
 }

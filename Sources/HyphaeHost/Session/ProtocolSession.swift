@@ -285,9 +285,9 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
         guard let payload else {
             return fail(.subscribeError, "the subscribe payload must be an object with 'stream_id' (and 'stream_type', 'params'), found \(raw?.typeDescription ?? "nothing")")
         }
-        guard let streamID, (1...128).contains(streamID.count) else {
-            let found = payload["stream_id"].map { $0.stringValue.map { "a string of \($0.count) characters" } ?? $0.typeDescription } ?? "nothing"
-            return fail(.subscribeError, "stream_id must be a string of 1 to 128 characters, found \(found)")
+        guard let streamID, StreamIDRules.isValid(streamID) else {
+            let found = payload["stream_id"].map { $0.stringValue.map(StreamIDRules.describe) ?? $0.typeDescription } ?? "nothing"
+            return fail(.subscribeError, "stream_id must be \(StreamIDRules.requirement), found \(found)")
         }
         let requestedType = payload["stream_type"]
         if let requestedType, requestedType != .null, requestedType.stringValue == nil {
@@ -383,9 +383,14 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
             send(.error(.invalidMessage, "unsubscribe needs a payload with the 'stream_id' to end"))
             return
         }
+        guard StreamIDRules.isValid(streamID) else {
+            send(.error(.invalidMessage, "stream_id must be \(StreamIDRules.requirement), found \(StreamIDRules.describe(streamID))"))
+            return
+        }
         guard let subscription = subscriptions[streamID] else {
-            let known = Array(subscriptions.keys).sorted()
-            send(.error(.unknownStreamID, "no subscription '\(streamID)' on this connection" + (known.isEmpty ? "" : " (active: \(known.joined(separator: ", ")))"), streamID: streamID))
+            // The reply does not list the connection's ids: it must not grow with what the client sends.
+            let held = subscriptions.count == 1 ? "1 subscription" : "\(subscriptions.count) subscriptions"
+            send(.error(.unknownStreamID, "no subscription '\(streamID)' on this connection, which holds \(held); unsubscribe with the stream_id you subscribed with", streamID: streamID))
             return
         }
         remove(subscription)
