@@ -135,13 +135,15 @@ public struct ConfigReader {
         record(key, type: "bool", default: fallback.map { $0 ? "true" : "false" }, constraint: nil, summary: summary, required: fallback == nil)
         guard let (input, location) = input(for: key) else { return fallback ?? false }
         switch input {
-        case .text(let text, true) where ["true", "True", "TRUE"].contains(text): return true
-        case .text(let text, true) where ["false", "False", "FALSE"].contains(text): return false
-        case .value(.bool(let value), _): return value
+        case .text(let text, isPlain: true):
+            if let value = BoolSpelling.yaml.parse(text) { return value }
+        case .value(.bool(let value), _):
+            return value
         default:
-            problem(key, at: location, "expected true or false, found \(input.description)")
-            return fallback ?? false
+            break
         }
+        problem(key, at: location, "expected \(BoolSpelling.yaml.accepted), found \(input.description)")
+        return fallback ?? false
     }
 
     /// Text; with no default the field is required.
