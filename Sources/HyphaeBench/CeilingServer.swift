@@ -177,7 +177,7 @@ final class CeilingBroadcaster {
 
     /// `{"type":"tick","stream_id":ID,"timestamp":T,"payload":{"stream_id":ID,"sequence":N,"timestamp":T,"count":N+1,"data":"x…"}}`
     private func encodeFrame() -> ByteBuffer {
-        let timestamp = BenchConnection.nowMilliseconds()
+        let timestamp = WallClock.nowMilliseconds()
         writer.reset()
         writer.writeRaw(#"{"type":"tick","stream_id":"#)
         writer.write(settings.streamID)
@@ -332,15 +332,15 @@ final class CeilingConnection: ChannelInboundHandler {
         message.withUnsafeBytes { bytes in
             if MessageScanner.contains(Self.subscribeType, in: bytes) {
                 let streamID = MessageScanner.streamID(in: bytes).map { String(decoding: $0, as: UTF8.self) } ?? "bench"
-                reply(#"{"type":"subscribe_success","stream_id":"\#(streamID)","timestamp":\#(BenchConnection.nowMilliseconds()),"payload":{"stream_type":"ceiling"}}"#, context: context)
+                reply(#"{"type":"subscribe_success","stream_id":"\#(streamID)","timestamp":\#(WallClock.nowMilliseconds()),"payload":{"stream_type":"ceiling"}}"#, context: context)
                 if !isSubscribed {
                     isSubscribed = true
                     broadcaster.add(self)
                 }
             } else if MessageScanner.contains(Self.initType, in: bytes) {
-                reply(#"{"type":"init","timestamp":\#(BenchConnection.nowMilliseconds()),"payload":{"protocol_version":"1.0","server":"hyphae-ceiling"}}"#, context: context)
+                reply(#"{"type":"init","timestamp":\#(WallClock.nowMilliseconds()),"payload":{"protocol_version":"1.0","server":"hyphae-ceiling"}}"#, context: context)
             } else if MessageScanner.contains(Self.authType, in: bytes) {
-                reply(#"{"type":"auth_success","timestamp":\#(BenchConnection.nowMilliseconds()),"payload":{"key_id":"ceiling"}}"#, context: context)
+                reply(#"{"type":"auth_success","timestamp":\#(WallClock.nowMilliseconds()),"payload":{"key_id":"ceiling"}}"#, context: context)
             } else if MessageScanner.contains(Self.closeType, in: bytes) {
                 context.close(promise: nil)
             }
