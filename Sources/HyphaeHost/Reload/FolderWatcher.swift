@@ -1,4 +1,5 @@
 import Foundation
+import HyphaeCore
 
 /// Notices changes to the pipeline files of a folder: files created, modified,
 /// renamed or deleted, including an editor's write-to-temporary-then-rename. It
@@ -32,7 +33,7 @@ struct FolderWatcher: Sendable {
     func snapshot() -> Snapshot {
         var files: [String: FileStamp] = [:]
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        for name in names where (name.hasSuffix(".yaml") || name.hasSuffix(".yml")) && !name.hasPrefix(".") {
+        for name in names where PipelineCatalog.isPipelineFile(named: name) {
             let path = (directory as NSString).appendingPathComponent(name)
             guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { continue }
             let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
