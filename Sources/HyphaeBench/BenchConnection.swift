@@ -1,12 +1,5 @@
+import HyphaeCore
 import NIOCore
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// What one client sends, prepared before it connects.
 struct ClientPlan: Sendable {
@@ -193,7 +186,7 @@ final class BenchConnection: ChannelInboundHandler {
             }
             var latency: Int?
             if let timestamp = MessageScanner.timestamp(in: message) {
-                latency = Int((Self.nowMilliseconds() - timestamp) * 1000)
+                latency = Int((WallClock.nowMilliseconds() - timestamp) * 1000)
             }
             tally.recordFrame(latencyMicroseconds: latency, gap: gap, byteCount: frameLength, isSlowClient: plan.stopsReading)
         case .heartbeat:
@@ -246,11 +239,4 @@ final class BenchConnection: ChannelInboundHandler {
     }
 
     var hasEnded: Bool { phase == .ended || phase == .failed || !isActive }
-
-    @inline(__always)
-    static func nowMilliseconds() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Double(now.tv_sec) * 1000 + Double(now.tv_nsec) / 1_000_000
-    }
 }

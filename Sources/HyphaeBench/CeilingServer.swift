@@ -178,7 +178,7 @@ final class CeilingBroadcaster {
 
     /// `{"type":"tick","stream_id":ID,"timestamp":T,"payload":{"stream_id":ID,"sequence":N,"timestamp":T,"count":N+1,"data":"x…"}}`
     private func encodeFrame() -> ByteBuffer {
-        let timestamp = BenchConnection.nowMilliseconds()
+        let timestamp = WallClock.nowMilliseconds()
         writer.reset()
         writer.writeRaw(#"{"type":"tick","stream_id":"#)
         writer.write(settings.streamID)

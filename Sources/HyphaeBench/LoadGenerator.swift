@@ -239,7 +239,7 @@ public final class LoadGenerator: Sendable {
     /// The host accepts a signed auth message once, so no two clients may sign the
     /// same timestamp: each takes the next millisecond not yet used.
     private func uniqueAuthTimestamp() -> Int {
-        let now = Int(BenchConnection.nowMilliseconds())
+        let now = Int(WallClock.nowMilliseconds())
         while true {
             let last = lastAuthTimestamp.load(ordering: .relaxed)
             let next = max(now, last + 1)

@@ -72,8 +72,7 @@ struct BenchRun: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
-        let limit = OpenFileLimit.raiseToHardLimit()
-        if limit < clients + 64 {
+        if let limit = OpenFileLimit.raiseToHardLimit(), limit < clients + 64 {
             StandardError.write("warning: the open-files limit is \(limit), below the \(clients) connections asked for; raise it with ulimit -n")
         }
         let generator = LoadGenerator(plan: plan) { StandardError.write($0) }

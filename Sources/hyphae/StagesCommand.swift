@@ -10,6 +10,9 @@ struct Stages: ParsableCommand {
     @Argument(help: "Only these stage types.")
     var types: [String] = []
 
+    @Flag(help: "Print the stages as a JSON array, each with its type, kind, summary and fields (name, type, default, required, min, max, below, allowed, description).")
+    var json = false
+
     func run() throws {
         let registry = InstalledPlugins.registry()
         var descriptors = registry.all
@@ -20,6 +23,10 @@ struct Stages: ParsableCommand {
             }
             descriptors = descriptors.filter { types.contains($0.type) }
         }
+        if json {
+            print(JSONValue.array(descriptors.map(\.descriptionJSON)).jsonText)
+            return
+        }
         for (index, descriptor) in descriptors.enumerated() {
             if index > 0 { print("") }
             print("\(descriptor.type) (\(descriptor.kind.rawValue)): \(descriptor.summary)")
@@ -28,7 +35,7 @@ struct Stages: ParsableCommand {
             for field in fields {
                 var line = "  \(field.name): \(field.type)"
                 if let constraint = field.constraint { line += ", \(constraint)" }
-                if let fallback = field.defaultValue {
+                if let fallback = field.defaultText {
                     line += ", default \(fallback.isEmpty ? "\"\"" : fallback)"
                 } else {
                     line += field.isRequired ? ", required" : ", optional"

@@ -63,7 +63,7 @@ struct Tap: AsyncParsableCommand {
     }
 
     private func findPipeline() throws -> PipelineDefinition {
-        let isFile = pipeline.hasSuffix(".yaml") || pipeline.hasSuffix(".yml") || pipeline.contains("/")
+        let isFile = PipelineCatalog.isPipelineFile(named: pipeline) || pipeline.contains("/")
         let catalog = loadCatalog([isFile ? pipeline : pipelines])
         if isFile {
             guard let definition = catalog.pipelines.first else {

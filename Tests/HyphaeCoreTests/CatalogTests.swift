@@ -75,6 +75,15 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(catalog.files.map { URL(fileURLWithPath: $0.file).lastPathComponent }, ["a.yml", "b.yaml"])
     }
 
+    func testWhichFolderEntriesArePipelineFiles() {
+        for name in ["ticker.yaml", "a.yml", "with.dots.yaml", "x.yaml.yml"] {
+            XCTAssertTrue(PipelineCatalog.isPipelineFile(named: name), name)
+        }
+        for name in [".hidden.yaml", ".a.yml", "notes.txt", "ticker.yaml.swp", "ticker.yaml~", "ticker.YAML", "yaml", ""] {
+            XCTAssertFalse(PipelineCatalog.isPipelineFile(named: name), name)
+        }
+    }
+
     func testMissingPathsAndEmptyFolders() throws {
         let folder = try TemporaryFolder()
         let loader = PipelineLoader(registry: TestStagesPlugin.registry(), environment: [:])

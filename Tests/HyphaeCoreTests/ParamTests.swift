@@ -123,6 +123,7 @@ final class ParamTests: XCTestCase {
         XCTAssertEqual(try pipeline.param(named: "ratio")?.value(fromCommandLine: "0.25").get(), 0.25)
         XCTAssertEqual(try pipeline.param(named: "on")?.value(fromCommandLine: "no").get(), false)
         XCTAssertEqual(try pipeline.param(named: "on")?.value(fromCommandLine: "TRUE").get(), true)
+        XCTAssertEqual(pipeline.param(named: "on")?.value(fromCommandLine: "maybe"), .failure(ParamError(param: "on", "expected true/1/yes or false/0/no, found 'maybe'")))
         XCTAssertEqual(try pipeline.param(named: "label")?.value(fromCommandLine: "a b").get(), "a b")
         XCTAssertEqual(try pipeline.param(named: "colours")?.value(fromCommandLine: "red, blue").get(), ["red", "blue"])
         XCTAssertEqual(try pipeline.param(named: "colours")?.value(fromCommandLine: "[\"green\"]").get(), ["green"])

@@ -45,7 +45,8 @@ final class RegistryTests: XCTestCase {
         let fields = try XCTUnwrap(TestStagesPlugin.registry()["shape"]).fields
         XCTAssertEqual(fields.map(\.name), ["factor", "ratio", "copies", "enabled", "label", "mode", "tags"])
         XCTAssertEqual(fields.map(\.type), ["float", "float", "int", "bool", "string", "string", "list of strings"])
-        XCTAssertEqual(fields.map(\.defaultValue), ["1", "0.5", "1", "true", nil, "keep", "[]"])
+        XCTAssertEqual(fields.map(\.defaultText), ["1", "0.5", "1", "true", nil, "keep", "[]"])
+        XCTAssertEqual(fields.map(\.defaultValue), [.double(1), .double(0.5), .int(1), .bool(true), nil, .string("keep"), .array([])])
         XCTAssertEqual(fields.map(\.isRequired), [false, false, false, false, true, false, false])
         XCTAssertEqual(fields.map(\.constraint), ["from 0 to 100", "from 0 to below 1", "from 1 to 10", nil, nil, "one of: keep, mark", "each one of: red, green, blue"])
         XCTAssertEqual(fields.first?.summary, "a number with inclusive bounds")
@@ -56,9 +57,42 @@ final class RegistryTests: XCTestCase {
         XCTAssertEqual(fields.map(\.name), ["count", "endless", "fail_after"])
         let failAfter = try XCTUnwrap(fields.last)
         XCTAssertNil(failAfter.defaultValue)
+        XCTAssertNil(failAfter.defaultText)
         XCTAssertFalse(failAfter.isRequired)
         XCTAssertEqual(failAfter.constraint, "of at least 0")
         XCTAssertEqual(TestStagesPlugin.registry()["discard"]?.fields, [])
+    }
+
+    func testFieldsKeepTheirBoundsAndAllowedValuesAsData() throws {
+        let fields = try XCTUnwrap(TestStagesPlugin.registry()["shape"]).fields
+        XCTAssertEqual(fields.map(\.minimum), [0, 0, 1, nil, nil, nil, nil])
+        XCTAssertEqual(fields.map(\.maximum), [100, nil, 10, nil, nil, nil, nil])
+        XCTAssertEqual(fields.map(\.below), [nil, 1, nil, nil, nil, nil, nil])
+        XCTAssertEqual(fields.map(\.allowedValues), [nil, nil, nil, nil, nil, ["keep", "mark"], ["red", "green", "blue"]])
+    }
+
+    func testAFieldAsJSONHasItsBoundsInItsOwnTypeAndOnlyWhenItHasThem() throws {
+        let fields = try XCTUnwrap(TestStagesPlugin.registry()["shape"]).fields
+        XCTAssertEqual(
+            fields[2].descriptionJSON.jsonText,
+            #"{"name":"copies","type":"int","default":1,"required":false,"min":1,"max":10,"description":"\#(fields[2].summary)"}"#)
+        XCTAssertEqual(
+            fields[1].descriptionJSON.jsonText,
+            #"{"name":"ratio","type":"float","default":0.5,"required":false,"min":0.0,"below":1.0,"description":"\#(fields[1].summary)"}"#)
+        XCTAssertEqual(
+            fields[4].descriptionJSON.jsonText,
+            #"{"name":"label","type":"string","default":null,"required":true,"description":"\#(fields[4].summary)"}"#)
+        XCTAssertEqual(fields[5].descriptionJSON["allowed"], ["keep", "mark"])
+    }
+
+    func testAStageAsJSONListsItsTypeKindSummaryAndFieldsInOrder() throws {
+        let descriptor = try XCTUnwrap(TestStagesPlugin.registry()["counter"])
+        let object = try XCTUnwrap(descriptor.descriptionJSON.objectValue)
+        XCTAssertEqual(object.keys, ["type", "kind", "summary", "fields"])
+        XCTAssertEqual(object["type"], "counter")
+        XCTAssertEqual(object["kind"], "source")
+        XCTAssertEqual(object["summary"], .string(CounterSource.summary))
+        XCTAssertEqual(object["fields"]?.arrayValue?.compactMap { $0["name"]?.stringValue }, ["count", "endless", "fail_after"])
     }
 
     func testDescribingFieldsReportsNoProblems() {

@@ -13,6 +13,9 @@ public enum PackagePaths {
     }()
 
     public static var pipelines: URL { root.appendingPathComponent("pipelines") }
+
+    /// The paths of the pipeline files the package ships, as `hyphae validate pipelines` finds them.
+    public static var pipelineFiles: [String] { PipelineCatalog.pipelineFiles(in: pipelines.path) }
 }
 
 /// A folder that deletes itself, for tests that write pipeline files.

@@ -32,7 +32,10 @@ public struct CompressConfiguration: StageConfiguration, Equatable {
 
     public init(reading config: inout ConfigReader) {
         let precision = config.bool("precision", default: false, summary: "round every floating-point number in the payload to significant_digits digits")
-        let digits = config.int("significant_digits", default: 6, min: 1, max: 15, summary: "how many significant digits floats keep when precision is on")
+        let digits = config.int(
+            "significant_digits", default: 6,
+            min: SignificantDigitRounder.supportedDigits.lowerBound, max: SignificantDigitRounder.supportedDigits.upperBound,
+            summary: "how many significant digits floats keep when precision is on")
 
         let pack = config.bool("pack", default: false, summary: "replace long arrays of numbers by quantised integers in base64")
         let bits = config.int("pack_bits", default: 16, summary: "bits per packed value: 8 or 16 (the error is at most range / (2^bits - 1) / 2)")

@@ -26,7 +26,7 @@ public struct CompressTransform: TransformStage {
     }
 
     public init(configuration: Configuration) {
-        rounder = configuration.significantDigits.map(SignificantDigitRounder.init(digits:))
+        rounder = configuration.significantDigits.flatMap(SignificantDigitRounder.init(digits:))
         packer = configuration.packing.map { NumericArrayPacker(width: $0.width, minimumLength: $0.minimumLength) }
         deltaEncoder = configuration.delta.map { DeltaEncoder(tolerance: $0.tolerance, keyframeInterval: $0.keyframeInterval) }
     }

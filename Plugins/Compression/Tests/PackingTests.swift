@@ -1,5 +1,6 @@
 import Foundation
 import HyphaeCore
+import HyphaeTesting
 import XCTest
 
 @testable import Compression

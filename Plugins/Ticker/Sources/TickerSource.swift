@@ -25,30 +25,19 @@ public struct TickerSource: SourceStage {
     }
 
     private let configuration: Configuration
-    private let interval: Duration?
+    private var pacer: Pacer<ContinuousClock>
     private let padding: JSONValue?
     private var emitted = 0
-    private var nextTick: ContinuousClock.Instant?
 
     public init(configuration: Configuration, context: StageContext) {
         self.configuration = configuration
-        interval = configuration.rate > 0 ? .nanoseconds(Int64((1e9 / configuration.rate).rounded())) : nil
+        pacer = Pacer(framesPerSecond: configuration.rate)
         padding = configuration.payloadBytes > 0 ? .string(String(repeating: "x", count: configuration.payloadBytes)) : nil
     }
 
     public mutating func next() async throws -> Frame? {
         if let count = configuration.count, emitted >= count { return nil }
-        if let interval {
-            let clock = ContinuousClock()
-            let now = clock.now
-            let due = nextTick ?? now
-            if due > now { try await clock.sleep(until: due) }
-            // A consumer that fell more than a tick behind restarts the schedule
-            // rather than receiving a burst of catch-up frames.
-            nextTick = max(due, now - interval) + interval
-        } else if emitted % 64 == 63 {
-            await Task.yield()
-        }
+        try await pacer.waitForNextTick()
         emitted += 1
         var payload = JSONObject(minimumCapacity: 2)
         payload.append("count", .int(emitted))

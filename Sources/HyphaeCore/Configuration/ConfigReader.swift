@@ -1,17 +1,3 @@
-/// One field of a stage's configuration, as `hyphae stages` lists it.
-public struct ConfigField: Sendable, Hashable {
-    public var name: String
-    /// `int`, `float`, `bool`, `string`, `list of strings`, ...
-    public var type: String
-    /// The default as YAML would write it; nil when the field is required.
-    public var defaultValue: String?
-    /// Bounds or allowed values, e.g. `1...1000` or `one of: drop_oldest, drop_newest`.
-    public var constraint: String?
-    public var summary: String
-    /// A required field has no default and must be set; an optional one may be left out.
-    public var isRequired: Bool
-}
-
 /// Reads a stage's configuration from its YAML mapping, one typed field at a time.
 ///
 /// A configuration's initializer asks for each field by name, type, default and
@@ -71,8 +57,9 @@ public struct ConfigReader {
     }
 
     private mutating func readInt(_ key: String, default fallback: Int?, min: Int?, max: Int?, summary: String, required: Bool) -> Int? {
-        let bounds = Self.boundsText(min: min.map(String.init), max: max.map(String.init), below: nil)
-        record(key, type: "int", default: fallback.map(String.init), constraint: bounds, summary: summary, required: required)
+        let bounds = record(ConfigField(
+            name: key, type: "int", defaultValue: fallback.map(JSONValue.int), minimum: min.map(Double.init), maximum: max.map(Double.init),
+            summary: summary, isRequired: required)).boundsText
         guard let (input, location) = input(for: key) else { return fallback }
         var found: Int?
         switch input {
@@ -109,8 +96,9 @@ public struct ConfigReader {
     private mutating func readDouble(
         _ key: String, default fallback: Double?, min: Double?, max: Double?, below: Double?, summary: String, required: Bool
     ) -> Double? {
-        let bounds = Self.boundsText(min: min.map(Self.format), max: max.map(Self.format), below: below.map(Self.format))
-        record(key, type: "float", default: fallback.map(Self.format), constraint: bounds, summary: summary, required: required)
+        let bounds = record(ConfigField(
+            name: key, type: "float", defaultValue: fallback.map(JSONValue.double), minimum: min, maximum: max, below: below,
+            summary: summary, isRequired: required)).boundsText
         guard let (input, location) = input(for: key) else { return fallback }
         var found: Double?
         switch input {
@@ -132,16 +120,18 @@ public struct ConfigReader {
     }
 
     public mutating func bool(_ key: String, default fallback: Bool?, summary: String) -> Bool {
-        record(key, type: "bool", default: fallback.map { $0 ? "true" : "false" }, constraint: nil, summary: summary, required: fallback == nil)
+        record(ConfigField(name: key, type: "bool", defaultValue: fallback.map(JSONValue.bool), summary: summary, isRequired: fallback == nil))
         guard let (input, location) = input(for: key) else { return fallback ?? false }
         switch input {
-        case .text(let text, true) where ["true", "True", "TRUE"].contains(text): return true
-        case .text(let text, true) where ["false", "False", "FALSE"].contains(text): return false
-        case .value(.bool(let value), _): return value
+        case .text(let text, isPlain: true):
+            if let value = BoolSpelling.yaml.parse(text) { return value }
+        case .value(.bool(let value), _):
+            return value
         default:
-            problem(key, at: location, "expected true or false, found \(input.description)")
-            return fallback ?? false
+            break
         }
+        problem(key, at: location, "expected \(BoolSpelling.yaml.accepted), found \(input.description)")
+        return fallback ?? false
     }
 
     /// Text; with no default the field is required.
@@ -155,8 +145,8 @@ public struct ConfigReader {
     }
 
     private mutating func readString(_ key: String, default fallback: String?, allowed: [String]?, summary: String, required: Bool) -> String? {
-        let constraint = allowed.map { "one of: " + $0.joined(separator: ", ") }
-        record(key, type: "string", default: fallback, constraint: constraint, summary: summary, required: required)
+        record(ConfigField(
+            name: key, type: "string", defaultValue: fallback.map(JSONValue.string), allowedValues: allowed, summary: summary, isRequired: required))
         guard let (input, location) = input(for: key) else { return fallback }
         let text: String
         switch input {
@@ -183,8 +173,9 @@ public struct ConfigReader {
     }
 
     public mutating func stringList(_ key: String, default fallback: [String]?, allowed: [String]? = nil, summary: String) -> [String] {
-        let constraint = allowed.map { "each one of: " + $0.joined(separator: ", ") }
-        record(key, type: "list of strings", default: fallback.map { "[" + $0.joined(separator: ", ") + "]" }, constraint: constraint, summary: summary, required: fallback == nil)
+        record(ConfigField(
+            name: key, type: "list of strings", defaultValue: fallback.map { .array($0.map(JSONValue.string)) }, allowedValues: allowed,
+            summary: summary, isRequired: fallback == nil))
         guard let field = entry(for: key), !field.value.isNull else { return fallback ?? [] }
         var items: [(String, SourceLocation, FieldInput)] = []
         if let elements = field.value.elements {
@@ -224,7 +215,7 @@ public struct ConfigReader {
     /// The field's node as written, for settings with a shape of their own
     /// (a list of mappings); the caller reads and checks it.
     public mutating func node(_ key: String, type: String, summary: String) -> ConfigNode? {
-        record(key, type: type, default: nil, constraint: nil, summary: summary, required: false)
+        record(ConfigField(name: key, type: type, summary: summary, isRequired: false))
         guard let field = entry(for: key), !field.value.isNull else { return nil }
         return field.value
     }
@@ -277,10 +268,14 @@ public struct ConfigReader {
         }
     }
 
-    private mutating func record(_ key: String, type: String, default fallback: String?, constraint: String?, summary: String, required: Bool) {
-        readKeys.insert(key)
-        guard !fields.contains(where: { $0.name == key }) else { return }
-        fields.append(ConfigField(name: key, type: type, defaultValue: fallback, constraint: constraint, summary: summary, isRequired: required))
+    /// Notes that the field was asked for; the first description of a key is the one listed.
+    @discardableResult
+    private mutating func record(_ field: ConfigField) -> ConfigField {
+        readKeys.insert(field.name)
+        if !fields.contains(where: { $0.name == field.name }) {
+            fields.append(field)
+        }
+        return field
     }
 
     private func entry(for key: String) -> ConfigEntry? {

@@ -187,11 +187,10 @@ extension ParamDeclaration {
             guard let number = Double(text) else { return .failure(ParamError(param: name, "expected \(expectation(for: .float)), found '\(text)'")) }
             raw = .double(number)
         case .bool:
-            switch text.lowercased() {
-            case "true", "1", "yes": raw = .bool(true)
-            case "false", "0", "no": raw = .bool(false)
-            default: return .failure(ParamError(param: name, "expected true or false, found '\(text)'"))
+            guard let flag = BoolSpelling.flag.parse(text) else {
+                return .failure(ParamError(param: name, "expected \(BoolSpelling.flag.accepted), found '\(text)'"))
             }
+            raw = .bool(flag)
         case .string:
             raw = .string(text)
         case .list:

@@ -49,11 +49,18 @@ public struct PipelineCatalog: Sendable {
         return PipelineCatalog(checking: results)
     }
 
+    /// Whether a folder entry called `name` is a pipeline file: `*.yaml` or `*.yml`,
+    /// and not hidden, so that an editor's `.name.yaml.swp` or a half-copied
+    /// `.name.yaml` is never loaded.
+    public static func isPipelineFile(named name: String) -> Bool {
+        (name.hasSuffix(".yaml") || name.hasSuffix(".yml")) && !name.hasPrefix(".")
+    }
+
     /// The pipeline files directly inside a folder, in name order.
     public static func pipelineFiles(in directory: String) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         return names
-            .filter { ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) && !$0.hasPrefix(".") }
+            .filter(isPipelineFile(named:))
             .sorted()
             .map { directory.hasSuffix("/") ? directory + $0 : directory + "/" + $0 }
     }

@@ -308,7 +308,7 @@ private struct PipelineFileReader {
         switch kind {
         case .int: value = isPlain ? Int(text).map(JSONValue.int) : nil
         case .float: value = isPlain ? Double(text).flatMap { $0.isFinite ? JSONValue.double($0) : nil } : nil
-        case .bool: value = isPlain ? (["true", "True", "TRUE"].contains(text) ? .bool(true) : ["false", "False", "FALSE"].contains(text) ? .bool(false) : nil) : nil
+        case .bool: value = isPlain ? BoolSpelling.yaml.parse(text).map(JSONValue.bool) : nil
         case .string: value = .string(text)
         case .list: value = nil
         }

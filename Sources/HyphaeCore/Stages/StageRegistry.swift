@@ -34,6 +34,17 @@ public struct StageDescriptor: Sendable {
         reader.finish()
         return configuration
     }
+
+    /// The stage for tools (`hyphae stages --json`): its type, kind, summary and
+    /// every field, in that order.
+    public var descriptionJSON: JSONValue {
+        var object = JSONObject(minimumCapacity: 4)
+        object.append("type", .string(type))
+        object.append("kind", .string(kind.rawValue))
+        object.append("summary", .string(summary))
+        object.append("fields", .array(fields.map(\.descriptionJSON)))
+        return .object(object)
+    }
 }
 
 extension StageDescriptor {

@@ -198,16 +198,17 @@ extension HostConfiguration {
             default: problems.append("MFN_ENV is '\(value)'; use dev, staging or prod")
             }
         }
-        if let value = variables["MFN_API_KEY_REQUIRED"], !value.isEmpty {
-            switch value.lowercased() {
-            case "true", "1", "yes": apiKeyRequired = true
-            case "false", "0", "no": apiKeyRequired = false
-            default: problems.append("MFN_API_KEY_REQUIRED is '\(value)'; use true/1/yes or false/0/no")
+        // A value that spells neither true nor false is reported, never read as false.
+        func flag(_ name: String) -> Bool? {
+            guard let value = variables[name], !value.isEmpty else { return nil }
+            guard let flag = BoolSpelling.flag.parse(value) else {
+                problems.append("\(name) is '\(value)'; use \(BoolSpelling.flag.accepted)")
+                return nil
             }
+            return flag
         }
-        if let value = variables["MFN_SIGNATURE_REQUIRED"], !value.isEmpty {
-            signatureRequired = ["true", "1", "yes"].contains(value.lowercased())
-        }
+        if let required = flag("MFN_API_KEY_REQUIRED") { apiKeyRequired = required }
+        if let required = flag("MFN_SIGNATURE_REQUIRED") { signatureRequired = required }
         if let key = variables["MFN_API_KEY"], !key.isEmpty {
             apiKeys.append(APIKey(secret: key))
         }

@@ -143,15 +143,9 @@ public final class HyphaeServer: Sendable {
 
     /// Lifts the soft limit on open files to the hard limit: every connection is a file.
     static func raiseOpenFileLimit(logger: Logger) {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
-        if limit.rlim_cur < limit.rlim_max {
-            var raised = limit
-            raised.rlim_cur = limit.rlim_max
-            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
-        }
-        if limit.rlim_cur < 20_000 {
-            logger.warning("the open-files limit is \(limit.rlim_cur); each connection takes one, so raise it (ulimit -n) to serve more connections", metadata: ["event": "open_files_limit"])
+        guard let limit = OpenFileLimit.raiseToHardLimit() else { return }
+        if limit < 20_000 {
+            logger.warning("the open-files limit is \(limit); each connection takes one, so raise it (ulimit -n) to serve more connections", metadata: ["event": "open_files_limit"])
         }
     }
 }

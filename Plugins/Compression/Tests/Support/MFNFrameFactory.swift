@@ -1,4 +1,5 @@
 import HyphaeCore
+import HyphaeTesting
 
 /// Frames shaped like the MFN streams (PROTOCOL.md), with values that drift the way
 /// a running simulation's do: small random walks, a few constants, a 64×64 field

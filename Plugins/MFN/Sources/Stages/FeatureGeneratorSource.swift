@@ -36,25 +36,16 @@ public struct FeatureGeneratorSource: SourceStage {
 
     private let configuration: Configuration
     private var field: MyceliumField
-    private let interval: Duration
-    private var nextDeadline: ContinuousClock.Instant?
+    private var pacer: Pacer<ContinuousClock>
 
     public init(configuration: Configuration, context: StageContext) throws {
         self.configuration = configuration
         field = try configuration.field.makeField()
-        interval = .milliseconds(configuration.updateIntervalMilliseconds)
+        pacer = Pacer(interval: .milliseconds(configuration.updateIntervalMilliseconds))
     }
 
     public mutating func next() async throws -> Frame? {
-        let clock = ContinuousClock()
-        let now = clock.now
-        let due = nextDeadline ?? now
-        if due > now { try await clock.sleep(until: due) }
-        try Task.checkCancellation()
-        // Deadlines advance by the interval from the previous deadline, not from when the frame went
-        // out, so the rate does not drift; a consumer that fell more than an interval behind restarts
-        // the schedule rather than receiving a burst of catch-up frames.
-        nextDeadline = max(due, now - interval) + interval
+        try await pacer.waitForNextTick()
         do {
             for _ in 0..<configuration.stepsPerUpdate {
                 try field.step()

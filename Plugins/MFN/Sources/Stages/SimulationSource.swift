@@ -36,14 +36,13 @@ public struct SimulationSource: SourceStage {
 
     private let configuration: Configuration
     private var field: MyceliumField
-    private let interval: Duration?
-    private var nextDeadline: ContinuousClock.Instant?
+    private var pacer: Pacer<ContinuousClock>
     private var completed = false
 
     public init(configuration: Configuration, context: StageContext) throws {
         self.configuration = configuration
         field = try configuration.field.makeField()
-        interval = configuration.stepsPerSecond > 0 ? .nanoseconds(Int64((1e9 / configuration.stepsPerSecond).rounded())) : nil
+        pacer = Pacer(framesPerSecond: configuration.stepsPerSecond, ticksBetweenYields: Self.stepsBetweenYields)
     }
 
     public mutating func next() async throws -> Frame? {
@@ -54,27 +53,13 @@ public struct SimulationSource: SourceStage {
             completed = true
             return completionFrame()
         }
-        try await pace()
+        try await pacer.waitForNextTick()
         do {
             try field.step()
         } catch {
             throw error.stageError
         }
         return stateFrame(isLast: field.stepCount == totalSteps)
-    }
-
-    private mutating func pace() async throws {
-        guard let interval else {
-            if field.stepCount % Self.stepsBetweenYields == Self.stepsBetweenYields - 1 { await Task.yield() }
-            return
-        }
-        let clock = ContinuousClock()
-        let now = clock.now
-        let due = nextDeadline ?? now
-        if due > now { try await clock.sleep(until: due) }
-        // A consumer that fell more than a step behind restarts the schedule rather than
-        // receiving a burst of catch-up steps.
-        nextDeadline = max(due, now - interval) + interval
     }
 
     private mutating func stateFrame(isLast: Bool) -> Frame {

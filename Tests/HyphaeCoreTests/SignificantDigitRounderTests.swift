@@ -1,12 +1,24 @@
 import Foundation
 import HyphaeCore
+import HyphaeTesting
 import XCTest
 
-@testable import Compression
+final class SignificantDigitRounderTests: XCTestCase {
+    /// A rounder for a digit count the tests know is supported.
+    private func makeRounder(_ digits: Int, file: StaticString = #filePath, line: UInt = #line) throws -> SignificantDigitRounder {
+        try XCTUnwrap(SignificantDigitRounder(digits: digits), "\(digits) digits", file: file, line: line)
+    }
 
-final class PrecisionTests: XCTestCase {
-    func testRoundsToTheDecimalNotToANeighbourOfIt() {
-        let rounder = SignificantDigitRounder(digits: 4)
+    func testOnlyDigitCountsThatRoundExactlyMakeARounder() {
+        XCTAssertEqual(SignificantDigitRounder.supportedDigits, 1...15)
+        for digits in [-1, 0, 16, 17, Int.max] {
+            XCTAssertNil(SignificantDigitRounder(digits: digits), "\(digits) digits")
+        }
+        XCTAssertEqual(SignificantDigitRounder(digits: 15)?.digits, 15)
+    }
+
+    func testRoundsToTheDecimalNotToANeighbourOfIt() throws {
+        let rounder = try makeRounder(4)
         XCTAssertEqual(rounder.rounded(0.1 + 0.2).description, "0.3")
         XCTAssertEqual(rounder.rounded(-0.0712345678).description, "-0.07123")
         XCTAssertEqual(rounder.rounded(1.0000000000000002), 1.0)
@@ -14,15 +26,24 @@ final class PrecisionTests: XCTestCase {
         XCTAssertEqual(rounder.rounded(4.7123e-6).description, "4.712e-06")
     }
 
-    func testCarriesIntoANewLeadingDigit() {
-        let rounder = SignificantDigitRounder(digits: 4)
+    /// The values the MFN feature stream rounds, with the text a client reads.
+    func testRoundsFeatureValuesToTheirShortestText() throws {
+        let rounder = try makeRounder(4)
+        XCTAssertEqual(rounder.rounded(12345.0), 12350)
+        XCTAssertEqual(rounder.rounded(-69.99788917158249), -70.0)
+        XCTAssertEqual(rounder.rounded(4.788514819322681e-06).description, "4.789e-06")
+        XCTAssertEqual(rounder.rounded(0.41748046875).description, "0.4175")
+    }
+
+    func testCarriesIntoANewLeadingDigit() throws {
+        let rounder = try makeRounder(4)
         XCTAssertEqual(rounder.rounded(9.9996), 10)
         XCTAssertEqual(rounder.rounded(-999.96), -1000)
         XCTAssertEqual(rounder.rounded(0.099996), 0.1)
     }
 
-    func testLeavesZeroAndNonFiniteNumbersAlone() {
-        let rounder = SignificantDigitRounder(digits: 3)
+    func testLeavesZeroAndNonFiniteNumbersAlone() throws {
+        let rounder = try makeRounder(3)
         XCTAssertEqual(rounder.rounded(0), 0)
         XCTAssertEqual(rounder.rounded(.infinity), .infinity)
         XCTAssertTrue(rounder.rounded(.nan).isNaN)
@@ -31,10 +52,10 @@ final class PrecisionTests: XCTestCase {
     /// Over many magnitudes and every digit count, the result is the Double the C
     /// library reads from the correctly rounded decimal, and its shortest text has
     /// no more significant digits than asked for.
-    func testMatchesCorrectlyRoundedDecimalsAtEveryDigitCount() {
+    func testMatchesCorrectlyRoundedDecimalsAtEveryDigitCount() throws {
         var random = SeededGenerator(seed: 7)
         for digits in 1...15 {
-            let rounder = SignificantDigitRounder(digits: digits)
+            let rounder = try makeRounder(digits)
             for _ in 0..<4000 {
                 let exponent = Double.random(in: -300...300, using: &random)
                 let sign: Double = Bool.random(using: &random) ? 1 : -1
@@ -47,10 +68,10 @@ final class PrecisionTests: XCTestCase {
         }
     }
 
-    func testRoundingShortensTheJSONText() {
+    func testRoundingShortensTheJSONText() throws {
         var random = SeededGenerator(seed: 11)
         let field = (0..<4096).map { _ in -0.07 + Double.random(in: -0.005...0.005, using: &random) }
-        let rounded = SignificantDigitRounder(digits: 4).rounding(JSONValue.numbers(field))
+        let rounded = try makeRounder(4).rounding(JSONValue.numbers(field))
         let before = JSONValue.numbers(field).jsonText.utf8.count
         let after = rounded.jsonText.utf8.count
         XCTAssertLessThan(after, before / 2)
@@ -59,7 +80,7 @@ final class PrecisionTests: XCTestCase {
         }
     }
 
-    func testRoundsEveryFloatAtAnyDepthAndLeavesIntegersAlone() {
+    func testRoundsEveryFloatAtAnyDepthAndLeavesIntegersAlone() throws {
         let payload: JSONObject = [
             "step": 123_456_789,
             "ratio": 0.333333333,
@@ -67,7 +88,7 @@ final class PrecisionTests: XCTestCase {
             "series": [1.234567, "label", [9.876543]],
             "name": "mfn",
         ]
-        let rounded = SignificantDigitRounder(digits: 3).rounding(payload)
+        let rounded = try makeRounder(3).rounding(payload)
         let expected: JSONObject = [
             "step": 123_456_789,
             "ratio": 0.333,

@@ -1,5 +1,4 @@
 import Foundation
-import HyphaeCore
 
 /// Rounds floating-point numbers to a number of significant digits, so that their
 /// JSON text gets shorter.
@@ -9,14 +8,19 @@ import HyphaeCore
 /// may print as `0.30000000000000004`; this rounder instead returns the Double
 /// nearest to the decimal itself, whose shortest text then has at most `digits`
 /// significant digits.
-public struct SignificantDigitRounder: Sendable {
+public struct SignificantDigitRounder: Sendable, Hashable {
+    /// The digit counts a rounder can keep: from 16 on, a mantissa no longer fits a
+    /// Double's 53 bits exactly, and rounding would not be exact.
+    public static let supportedDigits = 1...15
+
     public let digits: Int
     /// 10^(digits-1) and 10^digits: the range a rounded mantissa lies in.
     private let smallestMantissa: Double
     private let mantissaLimit: Double
 
-    public init(digits: Int) {
-        precondition((1...15).contains(digits), "significant digits are validated to 1...15 by the configuration")
+    /// A rounder to `digits` significant digits; nil when `digits` is outside `supportedDigits`.
+    public init?(digits: Int) {
+        guard Self.supportedDigits.contains(digits) else { return nil }
         self.digits = digits
         smallestMantissa = PowersOfTen.exact[digits - 1]
         mantissaLimit = PowersOfTen.exact[digits]
@@ -104,7 +108,7 @@ public struct SignificantDigitRounder: Sendable {
 }
 
 /// The powers of ten that a Double holds exactly: 10^0 ... 10^22.
-enum PowersOfTen {
+private enum PowersOfTen {
     static let exact: [Double] = {
         var powers: [Double] = [1]
         // 10^k = 2^k × 5^k, and 5^22 < 2^53, so each product is exact.
