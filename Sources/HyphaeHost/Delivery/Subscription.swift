@@ -30,6 +30,8 @@ final class Subscription {
     private(set) var droppedFrames = 0
     private var queue = CircularBuffer<QueuedMessage>(initialCapacity: 4)
     private(set) var isFinished = false
+    /// The last message is queued: nothing more may join the queue behind it.
+    private var isEnding = false
     /// Whether this queue currently holds a `block` producer back.
     private var holdsProducer = false
 
@@ -50,12 +52,17 @@ final class Subscription {
 
     var queuedCount: Int { queue.count }
 
+    /// The data frames waiting in the queue, without the notices between them.
+    var queuedFrameCount: Int {
+        queue.reduce(0) { $0 + ($1.countsAsFrame ? 1 : 0) }
+    }
+
     /// Offers a data frame. Writes it at once when the socket takes it and nothing
     /// is queued before it (and flushes it too when `flushNow`; otherwise the caller
     /// flushes); otherwise queues it, applying the policy when full.
     @inline(__always)
     func offer(_ buffer: ByteBuffer, isEssential: Bool, flushNow: Bool = false) -> OfferOutcome {
-        guard !isFinished else { return .refused }
+        guard !isFinished, !isEnding else { return .refused }
         if queue.isEmpty, output.isWritable {
             if flushNow {
                 output.writeAndFlush(buffer)
@@ -71,7 +78,7 @@ final class Subscription {
     /// Sends a message about the stream (`stream_reloaded`, an `error`) in order with
     /// its frames: after those queued, before those to come. It is never dropped.
     func offerNotice(_ buffer: ByteBuffer) {
-        guard !isFinished else { return }
+        guard !isFinished, !isEnding else { return }
         if queue.isEmpty, output.isWritable {
             output.write(buffer)
             return
@@ -98,7 +105,8 @@ final class Subscription {
             finish()
             return
         }
-        queue.append(QueuedMessage(buffer: buffer, isEssential: true, endsStream: true))
+        isEnding = true
+        queue.append(QueuedMessage(buffer: buffer, isEssential: true, endsStream: true, countsAsFrame: false))
     }
 
     /// Writes queued messages while the socket takes them. Returns how many left the queue.

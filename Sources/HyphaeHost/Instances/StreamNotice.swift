@@ -46,7 +46,7 @@ extension Subscription {
         // the client reads it they are sent, so they count.
         let message = ServerMessage.streamEnd(
             streamID: streamID, reason: reason, message: text,
-            packetsSent: packetsSent + (discarding ? 0 : queuedCount), droppedFrames: droppedFrames)
+            packetsSent: packetsSent + (discarding ? 0 : queuedFrameCount), droppedFrames: droppedFrames)
         end(with: ServerFrames.message(message, timestamp: timestamp, allocator: allocator), discardingQueued: discarding)
     }
 }

@@ -211,8 +211,9 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
             close(.normalClosure, reason: "closed at the client's request")
         default:
             let known = MessageType.clientTypes.map(\.rawValue)
-            let hint = Suggestions.didYouMean(type, in: known)
-            rejectInvalid(.unknownMessageType, "unknown message type '\(type)'\(hint.isEmpty ? ";" : "") known types: \(known.joined(separator: ", "))")
+            // A suggestion is worth its edit-distance work only for a name of plausible length.
+            let hint = type.utf8.count <= 64 ? Suggestions.didYouMean(type, in: known) : ""
+            rejectInvalid(.unknownMessageType, "unknown message type '\(type.prefix(64))'\(hint.isEmpty ? ";" : hint) known types: \(known.joined(separator: ", "))")
         }
     }
 
