@@ -97,20 +97,22 @@ final class RecordingOwner: SubscriptionOwner {
     }
 }
 
-/// Subscriptions of one fan-out on one connection, with frames that say which they are.
+/// Subscriptions of one fan-out, by default on one connection.
 final class DeliveryHarness {
     let connection: DeliveryConnection
     let fanOut = FanOut(metrics: PipelineMetrics(), batchWindow: .zero)
     let owner = RecordingOwner()
 
-    init() throws {
-        connection = try DeliveryConnection()
+    init(loop: EmbeddedEventLoop = EmbeddedEventLoop()) throws {
+        connection = try DeliveryConnection(loop: loop)
     }
 
-    func subscribe(_ streamID: String = "s", policy: BackpressurePolicy, capacity: Int) -> Subscription {
+    func subscribe(
+        _ streamID: String = "s", on connection: DeliveryConnection? = nil, policy: BackpressurePolicy = .dropOldest, capacity: Int = 1000
+    ) -> Subscription {
         let subscription = Subscription(
             streamID: streamID, pipeline: "ticks", policy: policy, capacity: capacity,
-            output: connection.output, fanOut: fanOut, params: ResolvedParams(values: [:], setBySubscriber: []))
+            output: (connection ?? self.connection).output, fanOut: fanOut, params: ResolvedParams(values: [:], setBySubscriber: []))
         subscription.owner = owner
         return subscription
     }
