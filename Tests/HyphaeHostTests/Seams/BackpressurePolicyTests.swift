@@ -53,11 +53,7 @@ final class BackpressurePolicyTests: XCTestCase {
 
     func testDropOldestKeepsEssentialFramesAndDropsTheOldestOtherOne() throws {
         let harness = try DeliveryHarness()
-        let subscription = harness.subscribe(policy: .dropOldest, capacity: 3)
-        harness.connection.isWritable = false
-        _ = subscription.offer(frame: 0, essential: true)
-        _ = subscription.offer(frame: 1)
-        _ = subscription.offer(frame: 2)
+        let subscription = harness.stalledSubscription(policy: .dropOldest, capacity: 3, holding: [0, 1, 2], essential: [0])
         XCTAssertEqual(subscription.offer(frame: 3), .queued(dropping: 1))
         XCTAssertEqual(try drained(subscription, harness), ["#0", "#2", "#3"])
         XCTAssertEqual(subscription.droppedFrames, 1)
@@ -65,9 +61,7 @@ final class BackpressurePolicyTests: XCTestCase {
 
     func testDropOldestWithOnlyEssentialFramesQueuedDropsANewFrameAndQueuesANewEssentialOne() throws {
         let harness = try DeliveryHarness()
-        let subscription = harness.subscribe(policy: .dropOldest, capacity: 3)
-        harness.connection.isWritable = false
-        for sequence in 0...2 { _ = subscription.offer(frame: sequence, essential: true) }
+        let subscription = harness.stalledSubscription(policy: .dropOldest, capacity: 3, holding: [0, 1, 2], essential: [0, 1, 2])
         XCTAssertEqual(subscription.offer(frame: 3), .droppedOnArrival)
         XCTAssertEqual(subscription.offer(frame: 4, essential: true), .queued(dropping: 0))
         XCTAssertEqual(subscription.queuedCount, 4, "an essential frame goes in beyond the capacity")
@@ -91,11 +85,7 @@ final class BackpressurePolicyTests: XCTestCase {
 
     func testDropNewestGivenAnEssentialFrameDiscardsTheNewestOtherQueuedFrame() throws {
         let harness = try DeliveryHarness()
-        let subscription = harness.subscribe(policy: .dropNewest, capacity: 3)
-        harness.connection.isWritable = false
-        _ = subscription.offer(frame: 0)
-        _ = subscription.offer(frame: 1)
-        _ = subscription.offer(frame: 2, essential: true)
+        let subscription = harness.stalledSubscription(policy: .dropNewest, capacity: 3, holding: [0, 1, 2], essential: [2])
         XCTAssertEqual(subscription.offer(frame: 3, essential: true), .queued(dropping: 1))
         XCTAssertEqual(subscription.offer(frame: 4, essential: true), .queued(dropping: 1))
         XCTAssertEqual(subscription.droppedFrames, 2)
@@ -104,10 +94,7 @@ final class BackpressurePolicyTests: XCTestCase {
 
     func testDropNewestWithOnlyEssentialFramesQueuedStillQueuesAnEssentialOne() throws {
         let harness = try DeliveryHarness()
-        let subscription = harness.subscribe(policy: .dropNewest, capacity: 2)
-        harness.connection.isWritable = false
-        _ = subscription.offer(frame: 0, essential: true)
-        _ = subscription.offer(frame: 1, essential: true)
+        let subscription = harness.stalledSubscription(policy: .dropNewest, capacity: 2, holding: [0, 1], essential: [0, 1])
         XCTAssertEqual(subscription.offer(frame: 2, essential: true), .queued(dropping: 0))
         XCTAssertEqual(subscription.offer(frame: 3), .droppedOnArrival)
         XCTAssertEqual(subscription.droppedFrames, 1)
@@ -129,12 +116,7 @@ final class BackpressurePolicyTests: XCTestCase {
 
     func testCompressKeepsEssentialFramesWhereverTheyStand() throws {
         let harness = try DeliveryHarness()
-        let subscription = harness.subscribe(policy: .compress, capacity: 4)
-        harness.connection.isWritable = false
-        _ = subscription.offer(frame: 0)
-        _ = subscription.offer(frame: 1, essential: true)
-        _ = subscription.offer(frame: 2)
-        _ = subscription.offer(frame: 3)
+        let subscription = harness.stalledSubscription(policy: .compress, capacity: 4, holding: [0, 1, 2, 3], essential: [1])
         XCTAssertEqual(subscription.offer(frame: 4), .queued(dropping: 1))
         XCTAssertEqual(try drained(subscription, harness), ["#0", "#1", "#2", "#4"])
         XCTAssertEqual(subscription.droppedFrames, 1)
@@ -144,11 +126,7 @@ final class BackpressurePolicyTests: XCTestCase {
 
     func testCloseDiscardsTheWholeQueueAndReportsASlowConsumer() throws {
         let harness = try DeliveryHarness()
-        let subscription = harness.subscribe(policy: .close, capacity: 3)
-        harness.connection.isWritable = false
-        _ = subscription.offer(frame: 0, essential: true)
-        _ = subscription.offer(frame: 1)
-        _ = subscription.offer(frame: 2)
+        let subscription = harness.stalledSubscription(policy: .close, capacity: 3, holding: [0, 1, 2], essential: [0])
         XCTAssertEqual(harness.owner.slowConsumers, [])
         XCTAssertEqual(subscription.offer(frame: 3), .overflowed(dropping: 3))
         XCTAssertEqual(subscription.droppedFrames, 3, "the queue's length, essential frames included")

@@ -27,14 +27,12 @@ final class SessionTimerTests: XCTestCase {
         }
     }
 
+    private static let heartbeatTimeout = ServerFrame.close(code: 4000, reason: "heartbeat timeout: no sign of life")
+
     func testASilentConnectionIsClosedWith4000AtTheTimeout() throws {
         try withEmbeddedSession(configure: shortHeartbeats) { session in
-            session.loop.advanceTime(by: .milliseconds(2999))
-            XCTAssertEqual(try session.written().compactMap(\.message?.type), ["heartbeat", "heartbeat"])
-            XCTAssertTrue(session.channel.isActive)
-            session.loop.advanceTime(by: .milliseconds(1))
-            XCTAssertEqual(try session.reply(), .close(code: 4000, reason: "heartbeat timeout: no sign of life"))
-            XCTAssertFalse(session.channel.isActive)
+            let before = try framesBeforeClosing(session, in: .seconds(3), with: Self.heartbeatTimeout)
+            XCTAssertEqual(before.map(\.label), ["heartbeat", "heartbeat"])
         }
     }
 
@@ -45,11 +43,8 @@ final class SessionTimerTests: XCTestCase {
             session.loop.advanceTime(by: .milliseconds(2500))
             // A WebSocket ping counts as much as a message.
             try session.sendFrame(.ping, [])
-            session.loop.advanceTime(by: .milliseconds(2750))
-            XCTAssertTrue(session.channel.isActive, "the last sign of life was 2.75 s ago")
-            XCTAssertEqual(try session.written().filter { $0.message?.type != "heartbeat" }, [.pong([])])
-            session.loop.advanceTime(by: .milliseconds(250))
-            XCTAssertEqual(try session.reply(), .close(code: 4000, reason: "heartbeat timeout: no sign of life"))
+            let before = try framesBeforeClosing(session, in: .seconds(3), with: Self.heartbeatTimeout)
+            XCTAssertEqual(before.filter { $0.message?.type != "heartbeat" }, [.pong([])])
         }
     }
 
@@ -62,11 +57,8 @@ final class SessionTimerTests: XCTestCase {
 
     func testNoAuthWithinTheDeadlineClosesWith1008() throws {
         try withEmbeddedSession(configure: authWithinTwoSeconds) { session in
-            session.loop.advanceTime(by: .milliseconds(1999))
-            XCTAssertTrue(session.channel.isActive)
-            session.loop.advanceTime(by: .milliseconds(1))
-            XCTAssertEqual(try session.reply(), .close(code: 1008, reason: "authentication deadline passed"))
-            XCTAssertFalse(session.channel.isActive)
+            let before = try framesBeforeClosing(session, in: .seconds(2), with: .close(code: 1008, reason: "authentication deadline passed"))
+            XCTAssertEqual(before, [])
         }
     }
 
@@ -87,5 +79,20 @@ final class SessionTimerTests: XCTestCase {
             session.loop.advanceTime(by: .seconds(10))
             XCTAssertTrue(session.channel.isActive)
         }
+    }
+
+    /// Runs the loop to 1 ms short of `deadline` from now, when the connection must be
+    /// open, then to `deadline`, when it must have sent `close` and closed. Returns what
+    /// the session wrote before.
+    private func framesBeforeClosing(
+        _ session: EmbeddedSession, in deadline: TimeAmount, with close: ServerFrame, file: StaticString = #filePath, line: UInt = #line
+    ) throws -> [ServerFrame] {
+        session.loop.advanceTime(by: deadline - .milliseconds(1))
+        XCTAssertTrue(session.channel.isActive, "open 1 ms before the deadline", file: file, line: line)
+        let before = try session.written()
+        session.loop.advanceTime(by: .milliseconds(1))
+        XCTAssertEqual(try session.written(), [close], file: file, line: line)
+        XCTAssertFalse(session.channel.isActive, "closed at the deadline", file: file, line: line)
+        return before
     }
 }

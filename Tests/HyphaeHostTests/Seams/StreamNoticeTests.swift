@@ -12,10 +12,7 @@ final class StreamNoticeTests: XCTestCase {
 
     func testStreamReloadedGoesBehindTheQueuedFramesAndAheadOfLaterOnes() throws {
         let harness = try DeliveryHarness()
-        let subscription = harness.subscribe(policy: .dropOldest, capacity: 10)
-        harness.connection.isWritable = false
-        _ = subscription.offer(frame: 0)
-        _ = subscription.offer(frame: 1)
+        let subscription = harness.stalledSubscription(holding: [0, 1])
         subscription.notify(.reloaded(pipelineVersion: "7a1c0e93b2f4d615", params: ["rate": 20.0, "payload_bytes": 3]), timestamp: Self.stamp)
         _ = subscription.offer(frame: 2)
         harness.connection.isWritable = true
@@ -40,9 +37,7 @@ final class StreamNoticeTests: XCTestCase {
 
     func testPipelineRemovedWaitsBehindTheQueuedFramesAndCountsThem() throws {
         let harness = try DeliveryHarness()
-        let subscription = harness.subscribe(policy: .dropOldest, capacity: 3)
-        harness.connection.isWritable = false
-        for sequence in 0...3 { _ = subscription.offer(frame: sequence) }
+        let subscription = harness.stalledSubscription(policy: .dropOldest, capacity: 3, holding: [0, 1, 2, 3])
         subscription.notify(.ended(.pipelineRemoved, message: "the pipeline 'ticks' was removed"), timestamp: Self.stamp)
         XCTAssertEqual(harness.owner.ended, [], "not over until stream_end is out")
         harness.connection.isWritable = true
@@ -78,9 +73,7 @@ final class StreamNoticeTests: XCTestCase {
 
     func testAFailedStreamSendsStreamErrorThenStreamEndInOrderWithItsFrames() throws {
         let harness = try DeliveryHarness()
-        let subscription = harness.subscribe(policy: .dropOldest, capacity: 10)
-        harness.connection.isWritable = false
-        _ = subscription.offer(frame: 0)
+        let subscription = harness.stalledSubscription(holding: [0])
         subscription.notify(.failed(message: "the source failed: boom"), timestamp: Self.stamp)
         harness.connection.isWritable = true
         XCTAssertEqual(subscription.drain(), 3)
@@ -112,9 +105,7 @@ final class StreamNoticeTests: XCTestCase {
         ]
         for (name, notify) in notices {
             let harness = try DeliveryHarness()
-            let subscription = harness.subscribe(policy: .dropOldest, capacity: 10)
-            harness.connection.isWritable = false
-            _ = subscription.offer(frame: 0)
+            let subscription = harness.stalledSubscription(holding: [0])
             notify(subscription)
             harness.connection.isWritable = true
             _ = subscription.drain()
@@ -147,10 +138,7 @@ final class StreamNoticeTests: XCTestCase {
     func testFramesOfferedAfterStreamEndIsQueuedChangeNothingTheClientSees() throws {
         for policy in BackpressurePolicy.allCases {
             let harness = try DeliveryHarness()
-            let subscription = harness.subscribe(policy: policy, capacity: 3)
-            harness.connection.isWritable = false
-            _ = subscription.offer(frame: 0)
-            _ = subscription.offer(frame: 1)
+            let subscription = harness.stalledSubscription(policy: policy, capacity: 3, holding: [0, 1])
             subscription.notify(.ended(.pipelineRemoved, message: "removed"), timestamp: Self.stamp)
             _ = subscription.offer(frame: 2)
             harness.connection.isWritable = true

@@ -116,6 +116,18 @@ final class DeliveryHarness {
         subscription.owner = owner
         return subscription
     }
+
+    /// A subscription on the harness's connection after its socket stopped taking data,
+    /// with the frames numbered `frames` offered to it in order (those in `essential` as
+    /// essential frames), so that its policy has acted on them.
+    func stalledSubscription(
+        policy: BackpressurePolicy = .dropOldest, capacity: Int = 1000, holding frames: [Int], essential: Set<Int> = []
+    ) -> Subscription {
+        let subscription = subscribe(policy: policy, capacity: capacity)
+        connection.isWritable = false
+        for sequence in frames { _ = subscription.offer(frame: sequence, essential: essential.contains(sequence)) }
+        return subscription
+    }
 }
 
 /// Data frames numbered by their sequence, so that whoever receives them can tell which they are.
