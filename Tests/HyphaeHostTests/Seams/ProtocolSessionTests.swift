@@ -248,6 +248,19 @@ final class ProtocolSessionTests: XCTestCase {
         }
     }
 
+    func testSubscribeOnTheHeartbeatEndpointIsNotSupportedBeforeAnyOtherCheck() throws {
+        try withEmbeddedSession(endpoint: .heartbeat, configure: requiringAuth) { session in
+            try session.send(type: "subscribe", payload: ["stream_id": "s1", "stream_type": "no_such_pipeline"])
+            assertMessage(try session.reply(), [
+                "type": "subscribe_failed", "stream_id": "s1",
+                "payload": [
+                    "error_code": "SUBSCRIPTIONS_NOT_SUPPORTED",
+                    "message": "/ws/heartbeat carries heartbeats only; subscribe on /ws or on a pipeline's path",
+                ],
+            ])
+        }
+    }
+
     func testUnsubscribingAnUnknownIDIsUnknownStreamID() throws {
         try withEmbeddedSession { session in
             try session.send(type: "unsubscribe", payload: ["stream_id": "zz"])
