@@ -12,29 +12,9 @@ final class BenchCountsTests: XCTestCase {
     /// Finite tickers (a run per subscriber), so that every frame sent has arrived
     /// once each subscriber has its `stream_end`.
     static let countedPipelines = [
-        ("counted.yaml", countedTicker(name: "counted", queueSize: 1000)),
-        ("counted_small_queue.yaml", countedTicker(name: "counted_small_queue", queueSize: 4)),
+        ("counted.yaml", PipelineFixtures.countedTicker(name: "counted", queueSize: 1000)),
+        ("counted_small_queue.yaml", PipelineFixtures.countedTicker(name: "counted_small_queue", queueSize: 4)),
     ]
-
-    private static func countedTicker(name: String, queueSize: Int) -> String {
-        """
-        name: \(name)
-        params:
-          count:         { type: int,   default: 100, min: 1, max: 100000 }
-          rate:          { type: float, default: 200, min: 1, max: 10000 }
-          payload_bytes: { type: int,   default: 0,   min: 0, max: 65536 }
-        source:
-          type: ticker
-          rate: ${rate}
-          count: ${count}
-          payload_bytes: ${payload_bytes}
-        sinks:
-          - type: websocket
-            path: /ws/\(name)
-            backpressure: drop_oldest
-            queue_size: \(queueSize)
-        """
-    }
 
     private var folder: TemporaryFolder?
     private var server: HyphaeServer?

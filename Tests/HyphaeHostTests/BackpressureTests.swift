@@ -1,5 +1,6 @@
 import HyphaeClient
 import HyphaeCore
+import HyphaeTesting
 import XCTest
 
 /// PROTOCOL.md, Backpressure: each policy against a client that stops reading,
@@ -18,7 +19,7 @@ final class BackpressureTests: XCTestCase {
     private static let params: JSONObject = ["count": .int(frameCount), "rate": 1000, "payload_bytes": 20_000]
 
     private func pipelines(_ policy: String, sharing: String = "shared") -> [String: String] {
-        ["bp": TestPipelines.backpressure(name: "bp", policy: policy, queueSize: Self.queueSize, sharing: sharing)]
+        ["bp": PipelineFixtures.backpressure(name: "bp", policy: policy, queueSize: Self.queueSize, sharing: sharing)]
     }
 
     /// Reads a whole run on the roomy path: every frame, in order, nothing dropped.

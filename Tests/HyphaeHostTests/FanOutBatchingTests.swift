@@ -1,6 +1,7 @@
 import HyphaeClient
 import HyphaeCore
 @testable import HyphaeHost
+import HyphaeTesting
 import XCTest
 
 /// The fan-out's inbox gathers the frames a loop has not taken yet, and the loop writes
@@ -37,7 +38,7 @@ final class FanOutBatchingTests: XCTestCase {
     /// and go out in batches; every subscriber, whichever loop it is on, still gets its
     /// whole run in order, and `stream_end` counts it.
     func testAnUnpacedRunReachesEverySubscriberCompleteAndInOrder() async throws {
-        let pipeline = TestPipelines.backpressure(name: "burst", policy: "drop_oldest", queueSize: 100_000, sharing: "per_subscriber")
+        let pipeline = PipelineFixtures.backpressure(name: "burst", policy: "drop_oldest", queueSize: 100_000, sharing: "per_subscriber")
         try await withHost(pipelines: ["burst": pipeline]) { host in
             let count = 3000
             var clients: [ProtocolClient] = []

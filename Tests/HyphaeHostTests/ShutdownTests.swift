@@ -50,7 +50,7 @@ final class ShutdownTests: XCTestCase {
 
     func testSIGTERMShutsDownGracefullyAndExitsZero() async throws {
         let pipelines = try TemporaryFolder()
-        for (name, yaml) in TestPipelines.standard { try pipelines.write("\(name).yaml", yaml) }
+        for (name, yaml) in PipelineFixtures.standard { try pipelines.write("\(name).yaml", yaml) }
         let secret = "audit-secret-key-123"
         let serve = try await ServeProcess.start(
             ["--pipelines", pipelines.url.path, "--log-format", "json"],
@@ -87,7 +87,7 @@ final class ShutdownTests: XCTestCase {
 
     func testProdWithoutAKeyRefusesToStartAndSaysHowToSetOne() throws {
         let pipelines = try TemporaryFolder()
-        try pipelines.write("ticker.yaml", TestPipelines.ticker)
+        try pipelines.write("ticker.yaml", PipelineFixtures.ticker)
         let result = try runHyphae(
             ["serve", "--port", "0", "--pipelines", pipelines.url.path],
             environment: ["MFN_ENV": "prod", "MFN_API_KEY": "", "MFN_API_KEYS": "", "MFN_API_KEY_REQUIRED": ""],

@@ -47,10 +47,15 @@ final class ProducerGate: Sendable {
         resumeIfOpen { $0.isClosed = true }
     }
 
+    /// Whether a producer would pass `waitUntilOpen` now without waiting.
+    var isOpen: Bool {
+        state.withLock { $0.isOpen(limit: limit) }
+    }
+
     /// Returns once the gate is open, or at once when the task is cancelled.
     func waitUntilOpen() async {
+        if isOpen { return }
         let limit = self.limit
-        if state.withLock({ $0.isOpen(limit: limit) }) { return }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state -> Bool in

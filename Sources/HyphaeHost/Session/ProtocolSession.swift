@@ -23,8 +23,9 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
     private var failedAuthAttempts = 0
     private var invalidInARow = 0
     private var subscriptions: [String: Subscription] = [:]
-    private var lastSignOfLife = NIODeadline.now()
-    private var lastHeartbeat = NIODeadline.now()
+    /// Read on the event loop's clock, the one its timers run on (set when the handler is added).
+    private var lastSignOfLife = NIODeadline.uptimeNanoseconds(0)
+    private var lastHeartbeat = NIODeadline.uptimeNanoseconds(0)
     private var heartbeatTimer: Scheduled<Void>?
     private var authDeadline: Scheduled<Void>?
     private let openedAt = NIODeadline.now()
@@ -56,6 +57,8 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
         host.metrics.connectionsOpen.add(1)
         host.metrics.connectionsTotal.add(1)
         logger.info("connection opened", metadata: ["event": "connection_opened", "remote": "\(remoteAddress)", "path": "\(endpoint.path)"])
+        lastSignOfLife = context.eventLoop.now
+        lastHeartbeat = lastSignOfLife
         scheduleHeartbeat(on: context.eventLoop)
         if host.authenticator.isRequired {
             authDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: .interval(seconds: configuration.authDeadline)) { [self] in
@@ -135,7 +138,7 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
         // Once a close has begun, nothing more the client sends is evaluated.
         guard !isClosing else { return }
         let frame = unwrapInboundIn(data)
-        lastSignOfLife = .now()
+        lastSignOfLife = context.eventLoop.now
         switch frame.opcode {
         case .text:
             packetsReceived += 1
@@ -476,13 +479,12 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
         // Check often enough to catch the timeout within a quarter of the shorter period.
         let tick = max(0.005, min(interval, timeout) / 4)
         heartbeatTimer = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(tick * 1e9))) { [self] in
-            heartbeatTick()
+            heartbeatTick(now: eventLoop.now)
             if !isClosing { scheduleHeartbeat(on: eventLoop) }
         }
     }
 
-    private func heartbeatTick() {
-        let now = NIODeadline.now()
+    private func heartbeatTick(now: NIODeadline) {
         if now - lastSignOfLife >= .nanoseconds(Int64(configuration.heartbeatTimeout * 1e9)) {
             logger.info("heartbeat timeout", metadata: ["event": "heartbeat_timeout"])
             endAllSubscriptions()

@@ -102,7 +102,7 @@ final class RunningHost: Sendable {
 
 /// Runs `body` against a fresh host and always shuts the host down afterwards.
 func withHost<Result>(
-    pipelines: [String: String] = TestPipelines.standard,
+    pipelines: [String: String] = PipelineFixtures.standard,
     configure: (inout HostConfiguration) -> Void = { _ in },
     _ body: (RunningHost) async throws -> Result
 ) async throws -> Result {
