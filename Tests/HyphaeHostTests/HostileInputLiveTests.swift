@@ -11,7 +11,7 @@ final class HostileInputLiveTests: XCTestCase {
     /// next `GET /pipelines` trap; now the file is refused and the host serves on.
     func testAnIntBoundOfOneE300IsRefusedAndPipelinesStillAnswers() async throws {
         let folder = try TemporaryFolder()
-        let host = try await RunningHost.start(pipelines: TestPipelines.standard, folder: folder) { _ in }
+        let host = try await RunningHost.start(pipelines: PipelineFixtures.standard, folder: folder) { _ in }
         do {
             let client = try await host.connect("/ws/ticker")
             try await client.subscribeSucceeding("bystander", params: ["rate": 100])

@@ -220,7 +220,7 @@ final class ProtocolSessionTests: XCTestCase {
             try session.send(type: "subscribe", payload: ["stream_type": "ticker"])
             assertMessage(try session.reply(), [
                 "type": "subscribe_failed",
-                "payload": ["error_code": "SUBSCRIBE_ERROR", "message": "stream_id must be a string of 1 to 128 characters, found nothing"],
+                "payload": ["error_code": "SUBSCRIBE_ERROR", "message": "stream_id must be a string of 1 to 128 characters and at most 512 bytes of UTF-8, found nothing"],
             ])
         }
     }
@@ -266,7 +266,7 @@ final class ProtocolSessionTests: XCTestCase {
             try session.send(type: "unsubscribe", payload: ["stream_id": "zz"])
             assertMessage(try session.reply(), [
                 "type": "error", "stream_id": "zz",
-                "payload": ["error_code": "UNKNOWN_STREAM_ID", "message": "no subscription 'zz' on this connection"],
+                "payload": ["error_code": "UNKNOWN_STREAM_ID", "message": "no subscription 'zz' on this connection, which holds 0 subscriptions; unsubscribe with the stream_id you subscribed with"],
             ])
         }
     }
