@@ -44,3 +44,31 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(ratio["max"], .double(1e300))
     }
 }
+
+/// Client messages are parsed on the event loop: an object's cost must stay linear in
+/// its size, and its size bounded.
+final class HostileJSONTests: XCTestCase {
+    func testARepeatedNameKeepsItsLastValueInItsFirstPlace() throws {
+        let object = try XCTUnwrap(JSONParser.parse(#"{"a": 1, "b": 2, "a": 3}"#).objectValue)
+        XCTAssertEqual(object.keys, ["a", "b"])
+        XCTAssertEqual(object["a"], .int(3))
+    }
+
+    func testManyMembersParseAndEveryOneIsKept() throws {
+        let count = 8_000
+        let text = "{" + (0..<count).map { "\"k\($0)\":\($0)" }.joined(separator: ",") + "}"
+        let object = try XCTUnwrap(JSONParser.parse(text).objectValue)
+        XCTAssertEqual(object.count, count)
+        XCTAssertEqual(object["k7999"], .int(7999))
+        // The same names again: each replaces its value without growing the object.
+        let twice = "{" + (0..<count).map { "\"k\($0)\":\($0)" }.joined(separator: ",") + "," + (0..<count).map { "\"k\($0)\":0" }.joined(separator: ",") + "}"
+        XCTAssertEqual(try XCTUnwrap(JSONParser.parse(twice).objectValue).count, count)
+    }
+
+    func testMembersPastTheCapAreRefusedWithTheirPlace() {
+        let text = "{" + (0...JSONParser.maximumMembers).map { "\"k\($0)\":0" }.joined(separator: ",") + "}"
+        XCTAssertThrowsError(try JSONParser.parse(text)) { error in
+            XCTAssertTrue("\(error)".contains("more than \(JSONParser.maximumMembers) members"), "\(error)")
+        }
+    }
+}

@@ -7,9 +7,11 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
 }
 
 /// A strict RFC 8259 parser into `JSONValue`. Client messages are small, but they
-/// are untrusted: nesting depth is bounded so that no input can exhaust the stack.
+/// are untrusted: nesting depth is bounded so that no input can exhaust the stack,
+/// members per object are bounded, and an object is built in time linear in its size.
 public struct JSONParser {
     public static let maximumDepth = 64
+    public static let maximumMembers = 10_000
 
     private let bytes: [UInt8]
     private var index = 0
@@ -84,6 +86,8 @@ public struct JSONParser {
         defer { depth -= 1 }
         index += 1
         var object = JSONObject()
+        // Where each name stands, so that a repeated name is found without a search.
+        var positions: [String: Int] = [:]
         skipWhitespace()
         if current == UInt8(ascii: "}") {
             index += 1
@@ -97,8 +101,17 @@ public struct JSONParser {
             guard current == UInt8(ascii: ":") else { throw failure("expected ':' after a member name") }
             index += 1
             skipWhitespace()
-            // A repeated name keeps its last value, as most parsers do.
-            object[key] = try parseValue()
+            // A repeated name keeps its last value, in its first place, as most parsers do.
+            let value = try parseValue()
+            if let position = positions[key] {
+                object.replaceValue(at: position, with: value)
+            } else {
+                guard object.count < Self.maximumMembers else {
+                    throw failure("an object with more than \(Self.maximumMembers) members")
+                }
+                positions[key] = object.count
+                object.append(key, value)
+            }
             skipWhitespace()
             switch current {
             case UInt8(ascii: ","): index += 1

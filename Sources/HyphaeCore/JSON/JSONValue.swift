@@ -124,6 +124,11 @@ public struct JSONObject: Sendable, Hashable {
         members.append((key, value))
     }
 
+    /// Replaces the value of the member at `position`, for a builder that keeps its own index.
+    mutating func replaceValue(at position: Int, with value: JSONValue) {
+        members[position].value = value
+    }
+
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         lhs.members.count == rhs.members.count
             && zip(lhs.members, rhs.members).allSatisfy { $0.key == $1.key && $0.value == $1.value }
