@@ -22,7 +22,7 @@ struct BenchRun: AsyncParsableCommand {
     @Option(help: "The host's port.") var port = 8080
     @Option(help: "The WebSocket path (a pipeline's own path, or /ws).") var path = "/ws"
     @Option(help: "The pipeline to subscribe to (stream_type).") var pipeline = "ticker"
-    @Option(name: .customLong("param"), help: "A subscribe param, name=value (repeatable).") var params: [String] = []
+    @OptionGroup var params: ParamArguments
     @Option(name: .customLong("param-per-client"), help: "A numeric param that each client sets to its value (or 0) plus its index, e.g. seed (repeatable).")
     var paramsPerClient: [String] = []
     @Option(help: "How many clients.") var clients = 100
@@ -48,7 +48,7 @@ struct BenchRun: AsyncParsableCommand {
         plan.port = port
         plan.path = path
         plan.pipeline = pipeline
-        plan.params = try Self.parseParams(params)
+        plan.params = params.untypedValues
         plan.paramsPerClient = paramsPerClient
         plan.clients = clients
         plan.rampPerSecond = ramp
@@ -81,30 +81,6 @@ struct BenchRun: AsyncParsableCommand {
         report.label = label
         print(report.table)
         print(report.json.jsonText)
-    }
-
-    /// `name=value` pairs; a value is a number, true/false, or else a string.
-    static func parseParams(_ pairs: [String]) throws -> JSONObject {
-        var params = JSONObject()
-        for pair in pairs {
-            guard let separator = pair.firstIndex(of: "="), separator != pair.startIndex else {
-                throw ValidationError("--param takes name=value, found '\(pair)'")
-            }
-            let name = String(pair[..<separator])
-            let text = String(pair[pair.index(after: separator)...])
-            let value: JSONValue
-            if let integer = Int(text) {
-                value = .int(integer)
-            } else if let number = Double(text) {
-                value = .double(number)
-            } else if text == "true" || text == "false" {
-                value = .bool(text == "true")
-            } else {
-                value = .string(text)
-            }
-            params[name] = value
-        }
-        return params
     }
 }
 

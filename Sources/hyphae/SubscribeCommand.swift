@@ -19,8 +19,7 @@ struct Subscribe: AsyncParsableCommand {
     @Option(help: "The pipeline to subscribe to (stream_type); may be left out on a pipeline's own path.")
     var stream: String?
 
-    @Option(name: .customLong("param"), help: ArgumentHelp("A param as name=value (repeatable); values are read as JSON when they parse, else as text.", valueName: "name=value"))
-    var params: [String] = []
+    @OptionGroup var params: ParamArguments
 
     @Option(help: "The API key to authenticate with.")
     var apiKey: String?
@@ -45,12 +44,7 @@ struct Subscribe: AsyncParsableCommand {
         }
         var payload: JSONObject = ["stream_id": .string(streamID)]
         if let stream { payload["stream_type"] = .string(stream) }
-        var given = JSONObject()
-        for assignment in params {
-            guard let separator = assignment.firstIndex(of: "=") else { throw ValidationError("--param takes name=value, found '\(assignment)'") }
-            let text = String(assignment[assignment.index(after: separator)...])
-            given[String(assignment[..<separator])] = (try? JSONParser.parse(text)) ?? .string(text)
-        }
+        let given = params.untypedValues
         if !given.isEmpty { payload["params"] = .object(given) }
         try await client.send(type: "subscribe", payload: payload)
         var dataFrames = 0
