@@ -52,7 +52,7 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "hyphae")
         let registry = InstalledPlugins.registry()
         guard registry.conflicts.isEmpty else {
-            throw CommandFailure("two stage modules register the same stage type: \(registry.conflicts.joined(separator: ", "))").exit()
+            throw CommandFailure("two stage modules register the same stage type: \(registry.conflicts.joined(separator: ", "))")
         }
         let catalog = PipelineCatalog.load(paths: [settings.pipelinesDirectory], loader: PipelineLoader(registry: registry))
         for diagnostic in catalog.diagnostics {
@@ -77,7 +77,7 @@ struct Serve: AsyncParsableCommand {
             if let config { settings = try HostConfiguration.load(file: config) }
             try settings.applyEnvironment(ProcessInfo.processInfo.environment)
         } catch let error as HostConfigurationError {
-            throw CommandFailure(error.description).exit()
+            throw CommandFailure(error.description)
         }
         if let host { settings.host = host }
         if let port { settings.port = port }
@@ -89,7 +89,7 @@ struct Serve: AsyncParsableCommand {
         if let logLevel { settings.logLevel = logLevel }
         if let adminKey { settings.adminKey = adminKey }
         let problems = settings.startupProblems()
-        guard problems.isEmpty else { throw CommandFailure(problems.joined(separator: "\n")).exit() }
+        guard problems.isEmpty else { throw CommandFailure(problems.joined(separator: "\n")) }
         return settings
     }
 

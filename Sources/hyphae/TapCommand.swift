@@ -42,8 +42,7 @@ struct Tap: AsyncParsableCommand {
         var run = try PipelineRun(configuration: configuration, context: context, sinks: [TapSink(limit: frames, streamID: streamID)])
         let end = await run.run()
         if case .failed(let message) = end {
-            StandardError.write("error: the pipeline '\(definition.name)' failed: \(message)")
-            throw ExitCode(1)
+            throw CommandFailure("the pipeline '\(definition.name)' failed: \(message)")
         }
     }
 
