@@ -9,9 +9,9 @@ struct BenchRun: AsyncParsableCommand {
         abstract: "Load a running host with WebSocket subscribers and measure what they receive.",
         discussion: """
             Opens --clients connections (source addresses spread over 127.0.0.x), each sending init,
-            auth (with --api-key, HMAC-signed) and one subscribe, then counts the data frames that
-            arrive: frames per second, latency (receive time minus the frame's timestamp) as
-            percentiles, sequence gaps (= dropped frames), errors and disconnects, over a window of
+            auth (with --api-key or MFN_API_KEY, HMAC-signed) and one subscribe, then counts the data
+            frames that arrive: frames per second, latency (receive time minus the frame's timestamp)
+            as percentiles, sequence gaps (= dropped frames), errors and disconnects, over a window of
             --duration seconds after --warm-up. With --host-pid it reads the host's CPU time and
             resident memory from /proc. Prints a table, then one JSON line. Use a release build.
             Example: hyphae bench run --clients 1000 --param rate=100 --param payload_bytes=256
@@ -32,7 +32,7 @@ struct BenchRun: AsyncParsableCommand {
     @Option(help: "shared: every client uses stream id 'bench'; unique: 'bench-<index>'.") var streamIds = "shared"
     @Option(help: "The share of clients (0 to 1) that stop reading once subscribed.") var slowShare = 0.0
     @Option(help: "Seconds after which the slow clients read again (default: never).") var slowResumeAfter: Double?
-    @Option(help: "An API key to authenticate with (also MFN_API_KEY).") var apiKey: String?
+    @OptionGroup var credentials: APIKeyArguments
     @Flag(help: "Authenticate without the HMAC signature.") var unsigned = false
     @Option(help: "The bench's event loop threads.") var threads = 1
     @Flag(help: "End the window when every subscription has received stream_end (finite pipelines), or after --duration.")
@@ -60,7 +60,7 @@ struct BenchRun: AsyncParsableCommand {
         plan.streamIDMode = mode
         plan.slowShare = slowShare
         plan.slowResumeAfterSeconds = slowResumeAfter
-        plan.apiKey = apiKey ?? ProcessInfo.processInfo.environment["MFN_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        plan.apiKey = credentials.key()
         plan.signAuth = !unsigned
         plan.threads = threads
         plan.untilStreamsEnd = untilStreamsEnd

@@ -8,7 +8,7 @@ final class ParamArgumentsTests: XCTestCase {
     /// since the command line is refused before any connection or pipeline run.
     private let commands: [[String]] = [
         ["tap", "ticker", "--frames", "1"],
-        ["subscribe", "ws://127.0.0.1:1/ws", "--stream", "ticker"],
+        ["subscribe", "ws://127.0.0.1:1/ws", "--pipeline", "ticker"],
         ["bench", "run", "--port", "1"],
     ]
 
