@@ -37,11 +37,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a connection has to authenticate, where auth is required (default 10).")
     var authDeadline: Double?
 
-    @Option(help: "json (default) or text.")
+    @Option(help: "json (one object per line), text (one readable line), or auto (default): text when standard error is a terminal, else json.")
     var logFormat: HostConfiguration.LogFormat?
 
-    @Option(help: "The lowest log level: trace, debug, info, notice, warning, error.")
-    var logLevel: String?
+    @Option(help: "The lowest level logged (default info).")
+    var logLevel: Logger.Level?
 
     @Option(help: "The admin API key (also HYPHAE_ADMIN_KEY).")
     var adminKey: String?
@@ -94,18 +94,20 @@ struct Serve: AsyncParsableCommand {
     }
 
     private func bootstrapLogging(_ settings: HostConfiguration) {
-        let level = Logger.Level(rawValue: settings.logLevel) ?? .info
+        let format = settings.logFormat.resolved(standardErrorIsTerminal: isatty(STDERR_FILENO) == 1)
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = settings.logFormat == .json
-                ? JSONLogHandler(label: label)
-                : StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
+            var handler: any LogHandler = format == .text ? TextLogHandler() : JSONLogHandler(label: label)
+            handler.logLevel = settings.logLevel
             return handler
         }
     }
 }
 
 extension HostConfiguration.LogFormat: ExpressibleByArgument {}
+
+// Neither swift-log nor ArgumentParser depends on the other, so neither can declare this;
+// with it, a misspelt --log-level is refused with the list of levels.
+extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// Reloads the pipelines each time the process receives `signalNumber` (SIGHUP).
 func reloadOnSignal(_ signalNumber: Int32, server: HyphaeServer) -> Task<Void, Never> {

@@ -8,9 +8,11 @@ public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level = .info
     private let label: String
+    private let output: LogOutput
 
-    public init(label: String) {
+    public init(label: String, output: LogOutput = .standardError) {
         self.label = label
+        self.output = output
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -24,26 +26,38 @@ public struct JSONLogHandler: LogHandler {
         object.append("level", .string(event.level.rawValue))
         object.append("logger", .string(label))
         object.append("message", .string(event.message.description))
-        var merged = metadata
-        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
+        for (key, value) in fields(of: event) {
             object[key] = Self.json(value)
         }
         var writer = JSONWriter()
         writer.write(.object(object))
         writer.writeRaw("\n")
-        FileHandle.standardError.write(Data(writer.bytes))
+        output.writeLine(writer.bytes)
     }
 
+    /// A string stays a string whatever it looks like: a stream id "123" must not
+    /// turn into a number and change the field's type in a log store. Numbers and
+    /// booleans logged as themselves (`.stringConvertible(count)`) are written as such.
     private static func json(_ value: Logger.Metadata.Value) -> JSONValue {
         switch value {
         case .string(let text):
-            if let number = Int(text) { return .int(number) }
-            if let number = Double(text), text.contains(".") { return .double(number) }
             return .string(text)
-        case .stringConvertible(let convertible): return .string(convertible.description)
-        case .array(let values): return .array(values.map(json))
-        case .dictionary(let entries): return .object(JSONObject(entries.sorted { $0.key < $1.key }.map { ($0.key, json($0.value)) }))
+        case .stringConvertible(let convertible):
+            switch convertible {
+            case let flag as Bool:
+                return .bool(flag)
+            case let number as any BinaryInteger:
+                return Int(exactly: number).map(JSONValue.int) ?? .string(convertible.description)
+            case let number as any BinaryFloatingPoint:
+                let double = Double(number)
+                return double.isFinite ? .double(double) : .string(convertible.description)
+            default:
+                return .string(convertible.description)
+            }
+        case .array(let values):
+            return .array(values.map(json))
+        case .dictionary(let entries):
+            return .object(JSONObject(entries.sorted { $0.key < $1.key }.map { ($0.key, json($0.value)) }))
         }
     }
 }
