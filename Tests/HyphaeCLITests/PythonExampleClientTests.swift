@@ -14,11 +14,11 @@ final class PythonExampleClientTests: XCTestCase {
     /// python3 with `websockets`; a missing one fails the test rather than skipping it.
     private func python() throws -> URL {
         guard let python = executableOnPath("python3") else {
-            throw ClientProgramError("python3 is not on the PATH; run ./test.sh, which installs python3 and the websockets module")
+            throw ClientProgramError("python3 is not on the PATH; run ./test.sh, which sets up .venv-tests with the websockets module and puts it first on the PATH")
         }
         let check = try runProgram(python, ["-c", "import websockets; print(websockets.__version__)"])
         guard check.status == 0 else {
-            throw ClientProgramError("the Python module 'websockets' is missing; run ./test.sh, which installs it\n\(check)")
+            throw ClientProgramError("the Python module 'websockets' is missing; run ./test.sh, which installs it into .venv-tests and puts that first on the PATH\n\(check)")
         }
         return python
     }
