@@ -96,7 +96,7 @@ struct Serve: AsyncParsableCommand {
     private func bootstrapLogging(_ settings: HostConfiguration) {
         let format = settings.logFormat.resolved(standardErrorIsTerminal: isatty(STDERR_FILENO) == 1)
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = format == .text ? TextLogHandler() : JSONLogHandler(label: label)
+            var handler = LineLogHandler(label: label, format: format == .text ? TextLogFormat() : JSONLogFormat())
             handler.logLevel = settings.logLevel
             return handler
         }

@@ -4,7 +4,7 @@ import Logging
 import Synchronization
 import XCTest
 
-/// Collects what a log handler writes, line by line.
+/// Collects what the log handler writes.
 private final class CollectedLines: Sendable {
     private let bytes = Mutex<[UInt8]>([])
 
@@ -17,14 +17,14 @@ private final class CollectedLines: Sendable {
     }
 }
 
-final class TextLogHandlerTests: XCTestCase {
+final class TextLogFormatTests: XCTestCase {
     /// 2026-11-27T21:10:00.123Z
     private let fixedTime = 1_795_813_800_123.0
 
     private func log(_ message: Logger.Message, _ metadata: Logger.Metadata, level: Logger.Level = .info) -> String {
         let lines = CollectedLines()
         let time = fixedTime
-        let logger = Logger(label: "test") { _ in TextLogHandler(output: lines.output, clock: { time }) }
+        let logger = Logger(label: "test") { label in LineLogHandler(label: label, format: TextLogFormat(), output: lines.output, clock: { time }) }
         logger.log(level: level, message, metadata: metadata)
         return lines.text
     }
@@ -63,7 +63,7 @@ final class TextLogHandlerTests: XCTestCase {
     func testTheHandlersOwnMetadataIsOverriddenByTheRecords() {
         let lines = CollectedLines()
         let time = fixedTime
-        var logger = Logger(label: "test") { _ in TextLogHandler(output: lines.output, clock: { time }) }
+        var logger = Logger(label: "test") { label in LineLogHandler(label: label, format: TextLogFormat(), output: lines.output, clock: { time }) }
         logger[metadataKey: "connection"] = "7"
         logger[metadataKey: "event"] = "default"
         logger.info("m", metadata: ["event": "own"])
@@ -71,10 +71,10 @@ final class TextLogHandlerTests: XCTestCase {
     }
 }
 
-final class JSONLogHandlerTests: XCTestCase {
+final class JSONLogFormatTests: XCTestCase {
     private func record(_ metadata: Logger.Metadata) throws -> [String: Any] {
         let lines = CollectedLines()
-        let logger = Logger(label: "test") { label in JSONLogHandler(label: label, output: lines.output) }
+        let logger = Logger(label: "test") { label in LineLogHandler(label: label, format: JSONLogFormat(), output: lines.output, clock: { 1_795_813_800_123.5 }) }
         logger.info("a message", metadata: metadata)
         let text = lines.text
         XCTAssertEqual(text.filter { $0 == "\n" }.count, 1, text)
@@ -102,6 +102,6 @@ final class JSONLogHandlerTests: XCTestCase {
         XCTAssertEqual(object["level"] as? String, "info")
         XCTAssertEqual(object["logger"] as? String, "test")
         XCTAssertEqual(object["message"] as? String, "a message")
-        XCTAssertNotNil(object["timestamp"] as? Double)
+        XCTAssertEqual(object["timestamp"] as? Double, 1_795_813_800_123.5)
     }
 }

@@ -1,38 +1,23 @@
-import Foundation
 import HyphaeCore
 import Logging
 
-/// Writes each log record as one JSON object per line on standard error: the
-/// structured audit log of PROTOCOL.md.
-public struct JSONLogHandler: LogHandler {
-    public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level = .info
-    private let label: String
-    private let output: LogOutput
+/// One JSON object per record: the structured audit log of PROTOCOL.md and OPERATIONS.md.
+public struct JSONLogFormat: LogLineFormat {
+    public init() {}
 
-    public init(label: String, output: LogOutput = .standardError) {
-        self.label = label
-        self.output = output
-    }
-
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    public func log(event: LogEvent) {
+    public func line(for record: LogRecord) -> [UInt8] {
         var object = JSONObject()
-        object.append("timestamp", .double(WallClock.nowMilliseconds()))
-        object.append("level", .string(event.level.rawValue))
-        object.append("logger", .string(label))
-        object.append("message", .string(event.message.description))
-        for (key, value) in fields(of: event) {
+        object.append("timestamp", .double(record.milliseconds))
+        object.append("level", .string(record.level.rawValue))
+        object.append("logger", .string(record.label))
+        object.append("message", .string(record.message))
+        for (key, value) in record.fields {
             object[key] = Self.json(value)
         }
         var writer = JSONWriter()
         writer.write(.object(object))
         writer.writeRaw("\n")
-        output.writeLine(writer.bytes)
+        return writer.bytes
     }
 
     /// A string stays a string whatever it looks like: a stream id "123" must not

@@ -10,39 +10,25 @@ import Musl
 import Darwin
 #endif
 
-/// Writes each log record as one line for a person at a terminal:
+/// One line per record for a person at a terminal:
 ///
 ///     2026-11-27T21:10:00.123Z info     connection opened event=connection_opened path=/ws remote="a b"
 ///
-/// Time (UTC), level, message, then the metadata as `key=value`, sorted by key. Much
-/// of what is logged comes from clients (stream ids, reasons), so the message and the
+/// Time (UTC), level, message, then the fields as `key=value`, sorted by key. Much of
+/// what is logged comes from clients (stream ids, reasons), so the message and the
 /// values are escaped: one record is always exactly one line.
-public struct TextLogHandler: LogHandler {
-    public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level = .info
-    private let output: LogOutput
-    private let clock: @Sendable () -> Double
+public struct TextLogFormat: LogLineFormat {
+    public init() {}
 
-    /// `clock` gives the time in milliseconds since 1970; tests fix it.
-    public init(output: LogOutput = .standardError, clock: @escaping @Sendable () -> Double = WallClock.nowMilliseconds) {
-        self.output = output
-        self.clock = clock
-    }
-
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    public func log(event: LogEvent) {
-        var line = Self.time(milliseconds: clock())
-        line += " " + event.level.rawValue.padding(toLength: Self.levelWidth, withPad: " ", startingAt: 0)
-        line += " " + TextLogEscaping.escaped(event.message.description)
-        for (key, value) in fields(of: event) {
+    public func line(for record: LogRecord) -> [UInt8] {
+        var line = Self.time(milliseconds: record.milliseconds)
+        line += " " + record.level.rawValue.padding(toLength: Self.levelWidth, withPad: " ", startingAt: 0)
+        line += " " + TextLogEscaping.escaped(record.message)
+        for (key, value) in record.fields {
             line += " " + TextLogEscaping.escaped(key) + "=" + TextLogEscaping.value(Self.text(value))
         }
         line += "\n"
-        output.writeLine(Array(line.utf8))
+        return Array(line.utf8)
     }
 
     /// The longest level name, "critical": messages start in one column.
