@@ -23,36 +23,6 @@ final class PythonExampleClientTests: XCTestCase {
         return python
     }
 
-    /// A pipelines folder with an endless ticker and a finite one on its own path.
-    private func pipelines() throws -> TemporaryFolder {
-        let folder = try TemporaryFolder()
-        try folder.write("ticker.yaml", """
-            name: ticker
-            params:
-              rate: { type: float, default: 10, min: 0.1, max: 10000 }
-            source:
-              type: ticker
-              rate: ${rate}
-            sinks:
-              - type: websocket
-                path: /ws/ticker
-            """)
-        try folder.write("countdown.yaml", """
-            name: countdown
-            params:
-              count: { type: int, default: 4, min: 1, max: 100 }
-            source:
-              type: ticker
-              rate: 100
-              count: ${count}
-              message_type: step
-            sinks:
-              - type: websocket
-                path: /ws/countdown
-            """)
-        return folder
-    }
-
     /// Each line of standard output as a JSON object.
     private func frames(_ result: CommandResult, file: StaticString = #filePath, line: UInt = #line) throws -> [[String: Any]] {
         try result.outputLines.map { text in
@@ -63,7 +33,7 @@ final class PythonExampleClientTests: XCTestCase {
 
     func testTheClientAuthenticatesWithASignatureAndPrintsTheFramesItAskedFor() throws {
         let python = try python()
-        let folder = try pipelines()
+        let folder = try ClientTestPipelines.folder()
         // Signatures required: an auth message without a correct HMAC would fail.
         let host = try RunningHost(
             arguments: ["--pipelines", folder.url.path],
@@ -93,7 +63,7 @@ final class PythonExampleClientTests: XCTestCase {
 
     func testAFiniteStreamOnItsOwnPathEndsWithStreamEnd() throws {
         let python = try python()
-        let folder = try pipelines()
+        let folder = try ClientTestPipelines.folder()
         let host = try RunningHost(arguments: ["--pipelines", folder.url.path], environment: ["MFN_ENV": "dev", "MFN_API_KEY": apiKey, "MFN_API_KEYS": ""])
         // No --stream: the path names the pipeline. The key comes from MFN_API_KEY.
         let result = try runProgram(python, [
@@ -109,7 +79,7 @@ final class PythonExampleClientTests: XCTestCase {
 
     func testRefusalsExitWithStatusOne() throws {
         let python = try python()
-        let folder = try pipelines()
+        let folder = try ClientTestPipelines.folder()
         let host = try RunningHost(arguments: ["--pipelines", folder.url.path], environment: ["MFN_ENV": "dev", "MFN_API_KEY": apiKey, "MFN_API_KEYS": ""])
         let url = "ws://127.0.0.1:\(host.port)/ws"
 

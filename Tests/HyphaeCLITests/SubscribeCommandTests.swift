@@ -6,31 +6,9 @@ import XCTest
 final class SubscribeCommandTests: XCTestCase {
     private let apiKey = "subscribe-test-key-41c9"
 
-    /// An endless ticker, a finite countdown, and a ticker whose frames are named by a string param.
+    /// The client pipelines, and a ticker whose frames are named by a string param.
     private func pipelines() throws -> TemporaryFolder {
-        let folder = try TemporaryFolder()
-        try folder.write("ticker.yaml", """
-            name: ticker
-            params:
-              rate: { type: float, default: 10, min: 0.1, max: 10000 }
-            source:
-              type: ticker
-              rate: ${rate}
-            sinks:
-              - type: websocket
-                path: /ws/ticker
-            """)
-        try folder.write("countdown.yaml", """
-            name: countdown
-            source:
-              type: ticker
-              rate: 100
-              count: 3
-            sinks:
-              - type: websocket
-                path: /ws/countdown
-            """)
-        try folder.write("labelled.yaml", """
+        try ClientTestPipelines.folder(adding: ["labelled.yaml": """
             name: labelled
             params:
               label: { type: string, default: tick }
@@ -41,8 +19,7 @@ final class SubscribeCommandTests: XCTestCase {
             sinks:
               - type: websocket
                 path: /ws/labelled
-            """)
-        return folder
+            """])
     }
 
     /// A host in dev without keys: no auth needed.
@@ -123,9 +100,9 @@ final class SubscribeCommandTests: XCTestCase {
     func testAFiniteStreamEndsWithStatusZero() throws {
         let folder = try pipelines()
         let host = try openHost(folder)
-        let result = try subscribe(["ws://127.0.0.1:\(host.port)/ws/countdown"])
+        let result = try subscribe(["ws://127.0.0.1:\(host.port)/ws/countdown", "--param", "count=3"])
         XCTAssertEqual(result.status, 0, result.description)
-        XCTAssertEqual(types(result).filter { $0 != "heartbeat" }, ["subscribe_success", "tick", "tick", "tick", "stream_end"], result.description)
+        XCTAssertEqual(types(result).filter { $0 != "heartbeat" }, ["subscribe_success", "step", "step", "step", "stream_end"], result.description)
     }
 
     func testAWrongKeyIsARuntimeFailureNotAUsageError() throws {
