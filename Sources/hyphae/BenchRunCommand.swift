@@ -9,9 +9,9 @@ struct BenchRun: AsyncParsableCommand {
         abstract: "Load a running host with WebSocket subscribers and measure what they receive.",
         discussion: """
             Opens --clients connections (source addresses spread over 127.0.0.x), each sending init,
-            auth (with --api-key, HMAC-signed) and one subscribe, then counts the data frames that
-            arrive: frames per second, latency (receive time minus the frame's timestamp) as
-            percentiles, sequence gaps (= dropped frames), errors and disconnects, over a window of
+            auth (with --api-key or MFN_API_KEY, HMAC-signed) and one subscribe, then counts the data
+            frames that arrive: frames per second, latency (receive time minus the frame's timestamp)
+            as percentiles, sequence gaps (= dropped frames), errors and disconnects, over a window of
             --duration seconds after --warm-up. With --host-pid it reads the host's CPU time and
             resident memory from /proc. Prints a table, then one JSON line. Use a release build.
             Example: hyphae bench run --clients 1000 --param rate=100 --param payload_bytes=256
@@ -22,7 +22,7 @@ struct BenchRun: AsyncParsableCommand {
     @Option(help: "The host's port.") var port = 8080
     @Option(help: "The WebSocket path (a pipeline's own path, or /ws).") var path = "/ws"
     @Option(help: "The pipeline to subscribe to (stream_type).") var pipeline = "ticker"
-    @Option(name: .customLong("param"), help: "A subscribe param, name=value (repeatable).") var params: [String] = []
+    @OptionGroup var params: ParamArguments
     @Option(name: .customLong("param-per-client"), help: "A numeric param that each client sets to its value (or 0) plus its index, e.g. seed (repeatable).")
     var paramsPerClient: [String] = []
     @Option(help: "How many clients.") var clients = 100
@@ -32,7 +32,7 @@ struct BenchRun: AsyncParsableCommand {
     @Option(help: "shared: every client uses stream id 'bench'; unique: 'bench-<index>'.") var streamIds = "shared"
     @Option(help: "The share of clients (0 to 1) that stop reading once subscribed.") var slowShare = 0.0
     @Option(help: "Seconds after which the slow clients read again (default: never).") var slowResumeAfter: Double?
-    @Option(help: "An API key to authenticate with (also MFN_API_KEY).") var apiKey: String?
+    @OptionGroup var credentials: APIKeyArguments
     @Flag(help: "Authenticate without the HMAC signature.") var unsigned = false
     @Option(help: "The bench's event loop threads.") var threads = 1
     @Flag(help: "End the window when every subscription has received stream_end (finite pipelines), or after --duration.")
@@ -48,7 +48,7 @@ struct BenchRun: AsyncParsableCommand {
         plan.port = port
         plan.path = path
         plan.pipeline = pipeline
-        plan.params = try Self.parseParams(params)
+        plan.params = params.untypedValues
         plan.paramsPerClient = paramsPerClient
         plan.clients = clients
         plan.rampPerSecond = ramp
@@ -60,7 +60,7 @@ struct BenchRun: AsyncParsableCommand {
         plan.streamIDMode = mode
         plan.slowShare = slowShare
         plan.slowResumeAfterSeconds = slowResumeAfter
-        plan.apiKey = apiKey ?? ProcessInfo.processInfo.environment["MFN_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        plan.apiKey = credentials.key()
         plan.signAuth = !unsigned
         plan.threads = threads
         plan.untilStreamsEnd = untilStreamsEnd
@@ -80,30 +80,6 @@ struct BenchRun: AsyncParsableCommand {
         report.label = label
         print(report.table)
         print(report.json.jsonText)
-    }
-
-    /// `name=value` pairs; a value is a number, true/false, or else a string.
-    static func parseParams(_ pairs: [String]) throws -> JSONObject {
-        var params = JSONObject()
-        for pair in pairs {
-            guard let separator = pair.firstIndex(of: "="), separator != pair.startIndex else {
-                throw ValidationError("--param takes name=value, found '\(pair)'")
-            }
-            let name = String(pair[..<separator])
-            let text = String(pair[pair.index(after: separator)...])
-            let value: JSONValue
-            if let integer = Int(text) {
-                value = .int(integer)
-            } else if let number = Double(text) {
-                value = .double(number)
-            } else if text == "true" || text == "false" {
-                value = .bool(text == "true")
-            } else {
-                value = .string(text)
-            }
-            params[name] = value
-        }
-        return params
     }
 }
 

@@ -41,20 +41,23 @@ func printDiagnostics(_ diagnostics: [Diagnostic]) {
     for diagnostic in diagnostics { StandardError.write(diagnostic.description) }
 }
 
-/// A failure at run time (not a mistake in the command line): printed as
-/// `error: ...` without the usage text, exit status 1.
+/// A failure at run time, not a mistake in the command line: a refused connection,
+/// a failed authentication, a host that said no. `hyphae` prints it as `error: ...`
+/// without the usage text and exits with status 1 (see `Hyphae.main`). The text says
+/// what went wrong and what to do about it.
 struct CommandFailure: Error, CustomStringConvertible {
     var description: String
 
     init(_ description: String) {
         self.description = description
     }
-}
 
-extension CommandFailure {
-    /// Prints the failure and turns it into exit status 1.
-    func exit() -> ExitCode {
-        StandardError.write("error: \(description)")
-        return ExitCode(1)
+    /// Whether ArgumentParser reports `error` itself: a mistake in the command line
+    /// (with the usage, exit status 64), a request for help, or an exit status that a
+    /// command chose after printing its own diagnostics. Everything else would reach
+    /// ArgumentParser as an error it does not know, which it reports as a bare failure
+    /// (exit status 1): those are the failures at run time.
+    static func isLeftToTheParser(_ error: any Error) -> Bool {
+        error is ExitCode || Hyphae.exitCode(for: error) != .failure
     }
 }

@@ -13,6 +13,32 @@ struct Hyphae: AsyncParsableCommand {
         version: HyphaeVersion.current,
         subcommands: [Serve.self, Validate.self, Tap.self, Stages.self, Subscribe.self, Bench.self]
     )
+
+    /// Parses the command line and runs the command it names. Errors take one of two
+    /// paths, so that a refused connection never reads like a typo: a mistake in the
+    /// command line prints the usage (exit status 64), and every other error is a
+    /// failure at run time, printed as `error: ...` without the usage (exit status 1).
+    static func main() async {
+        let command: any ParsableCommand
+        do {
+            command = try await asyncParseAsRoot()
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                var syncCommand = command
+                try syncCommand.run()
+            }
+        } catch where CommandFailure.isLeftToTheParser(error) {
+            exit(withError: error)
+        } catch {
+            StandardError.write("error: \(error)")
+            exit(withError: ExitCode.failure)
+        }
+    }
 }
 
 /// Benchmarks, run on a release build: `swift build -c release`, then `.build/release/hyphae bench ...`.

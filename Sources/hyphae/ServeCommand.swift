@@ -37,11 +37,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a connection has to authenticate, where auth is required (default 10).")
     var authDeadline: Double?
 
-    @Option(help: "json (default) or text.")
+    @Option(help: "json (one object per line), text (one readable line), or auto (default): text when standard error is a terminal, else json.")
     var logFormat: HostConfiguration.LogFormat?
 
-    @Option(help: "The lowest log level: trace, debug, info, notice, warning, error.")
-    var logLevel: String?
+    @Option(help: "The lowest level logged (default info).")
+    var logLevel: Logger.Level?
 
     @Option(help: "The admin API key (also HYPHAE_ADMIN_KEY).")
     var adminKey: String?
@@ -52,7 +52,7 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "hyphae")
         let registry = InstalledPlugins.registry()
         guard registry.conflicts.isEmpty else {
-            throw CommandFailure("two stage modules register the same stage type: \(registry.conflicts.joined(separator: ", "))").exit()
+            throw CommandFailure("two stage modules register the same stage type: \(registry.conflicts.joined(separator: ", "))")
         }
         let catalog = PipelineCatalog.load(paths: [settings.pipelinesDirectory], loader: PipelineLoader(registry: registry))
         for diagnostic in catalog.diagnostics {
@@ -77,7 +77,7 @@ struct Serve: AsyncParsableCommand {
             if let config { settings = try HostConfiguration.load(file: config) }
             try settings.applyEnvironment(ProcessInfo.processInfo.environment)
         } catch let error as HostConfigurationError {
-            throw CommandFailure(error.description).exit()
+            throw CommandFailure(error.description)
         }
         if let host { settings.host = host }
         if let port { settings.port = port }
@@ -89,23 +89,25 @@ struct Serve: AsyncParsableCommand {
         if let logLevel { settings.logLevel = logLevel }
         if let adminKey { settings.adminKey = adminKey }
         let problems = settings.startupProblems()
-        guard problems.isEmpty else { throw CommandFailure(problems.joined(separator: "\n")).exit() }
+        guard problems.isEmpty else { throw CommandFailure(problems.joined(separator: "\n")) }
         return settings
     }
 
     private func bootstrapLogging(_ settings: HostConfiguration) {
-        let level = Logger.Level(rawValue: settings.logLevel) ?? .info
+        let format = settings.logFormat.resolved(standardErrorIsTerminal: isatty(STDERR_FILENO) == 1)
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = settings.logFormat == .json
-                ? JSONLogHandler(label: label)
-                : StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
+            var handler = LineLogHandler(label: label, format: format == .text ? TextLogFormat() : JSONLogFormat())
+            handler.logLevel = settings.logLevel
             return handler
         }
     }
 }
 
 extension HostConfiguration.LogFormat: ExpressibleByArgument {}
+
+// Neither swift-log nor ArgumentParser depends on the other, so neither can declare this;
+// with it, a misspelt --log-level is refused with the list of levels.
+extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// Reloads the pipelines each time the process receives `signalNumber` (SIGHUP).
 func reloadOnSignal(_ signalNumber: Int32, server: HyphaeServer) -> Task<Void, Never> {

@@ -7,23 +7,30 @@ struct Subscribe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Subscribe to a stream on a running host and print its messages as JSON lines.",
         discussion: """
-            Example: hyphae subscribe ws://127.0.0.1:8080/ws --stream ticker --param rate=5
-            Authenticates (signed) when --api-key is given. Stops at stream_end, after --frames
-            data frames, or on Ctrl-C.
+            Example: hyphae subscribe ws://127.0.0.1:8080/ws --pipeline ticker --param rate=5
+            Authenticates (signed) with --api-key, or with MFN_API_KEY when that is set. Stops at
+            stream_end, after --frames data frames, or on Ctrl-C. Exits with status 1, saying why,
+            when the host cannot be reached, refuses the key or the subscription, or ends the stream
+            or the connection before the stream is complete.
             """
     )
 
-    @Argument(help: "The WebSocket URL, e.g. ws://127.0.0.1:8080/ws or a pipeline's own path.")
-    var url: String
+    @Argument(
+        help: "The WebSocket URL, e.g. ws://127.0.0.1:8080/ws or a pipeline's own path.",
+        transform: { try WebSocketURL(parsing: $0) }
+    )
+    var url: WebSocketURL
 
     @Option(help: "The pipeline to subscribe to (stream_type); may be left out on a pipeline's own path.")
+    var pipeline: String?
+
+    /// What `--pipeline` was called before it matched `bench run --pipeline`; scripts still use it.
+    @Option(help: .hidden)
     var stream: String?
 
-    @Option(name: .customLong("param"), help: ArgumentHelp("A param as name=value (repeatable); values are read as JSON when they parse, else as text.", valueName: "name=value"))
-    var params: [String] = []
+    @OptionGroup var params: ParamArguments
 
-    @Option(help: "The API key to authenticate with.")
-    var apiKey: String?
+    @OptionGroup var credentials: APIKeyArguments
 
     @Option(help: "The stream_id to subscribe under.")
     var streamID = "cli"
@@ -31,51 +38,144 @@ struct Subscribe: AsyncParsableCommand {
     @Option(help: "Stop after this many data frames.")
     var frames: Int?
 
+    func validate() throws {
+        if let pipeline, let stream, pipeline != stream {
+            throw ValidationError("--stream is the old name of --pipeline; give only --pipeline")
+        }
+        if let frames, frames < 1 { throw ValidationError("--frames must be at least 1") }
+    }
+
     func run() async throws {
-        guard let components = URLComponents(string: url), components.scheme == "ws", let host = components.host else {
-            throw ValidationError("expected a URL like ws://127.0.0.1:8080/ws, found '\(url)'")
-        }
-        let client = try await ProtocolClient.connect(host: host, port: components.port ?? 80, path: components.path.isEmpty ? "/ws" : components.path)
-        if let apiKey {
-            try await client.send(type: "auth", payload: ProtocolClient.authPayload(apiKey: apiKey, signed: true))
-            let reply = try await client.nextMessage()
-            guard reply["type"]?.stringValue == "auth_success" else {
-                throw ValidationError("authentication failed: \(JSONValue.object(reply).jsonText)")
+        let client = try await connect()
+        do {
+            if let key = credentials.key() {
+                try await authenticate(client, key: key)
             }
+            var payload: JSONObject = ["stream_id": .string(streamID)]
+            if let name = pipeline ?? stream { payload["stream_type"] = .string(name) }
+            let given = params.untypedValues
+            if !given.isEmpty { payload["params"] = .object(given) }
+            try await exchange("while subscribing") { try await client.send(type: "subscribe", payload: payload) }
+            try await printMessages(from: client)
+        } catch {
+            // Leave as a client should, so that the host records a closed connection, not a lost one.
+            try? await client.send(type: "close")
+            throw error
         }
-        var payload: JSONObject = ["stream_id": .string(streamID)]
-        if let stream { payload["stream_type"] = .string(stream) }
-        var given = JSONObject()
-        for assignment in params {
-            guard let separator = assignment.firstIndex(of: "=") else { throw ValidationError("--param takes name=value, found '\(assignment)'") }
-            let text = String(assignment[assignment.index(after: separator)...])
-            given[String(assignment[..<separator])] = (try? JSONParser.parse(text)) ?? .string(text)
+    }
+
+    private func connect() async throws(CommandFailure) -> ProtocolClient {
+        do {
+            return try await ProtocolClient.connect(host: url.host, port: url.port, path: url.path)
+        } catch {
+            throw CommandFailure("cannot connect to \(url): \(error); check that `hyphae serve` is running there and that the host, port and path are right")
         }
-        if !given.isEmpty { payload["params"] = .object(given) }
-        try await client.send(type: "subscribe", payload: payload)
+    }
+
+    private func authenticate(_ client: ProtocolClient, key: String) async throws(CommandFailure) {
+        let reply = try await exchange("while authenticating") {
+            try await client.send(type: "auth", payload: ProtocolClient.authPayload(apiKey: key, signed: true))
+            return try await client.nextMessage()
+        }
+        switch reply["type"]?.stringValue {
+        case "auth_success":
+            return
+        case "auth_failed":
+            throw CommandFailure("authentication failed: \(Self.reason(in: reply)); check the key given with --api-key or MFN_API_KEY, and that this machine's clock is right (the host allows a few minutes of difference)")
+        default:
+            throw CommandFailure("the host answered auth with \(JSONValue.object(reply).jsonText), not auth_success or auth_failed; is \(url) a Hyphae host?")
+        }
+    }
+
+    /// Prints every message until the stream is complete or `--frames` data frames have come.
+    private func printMessages(from client: ProtocolClient) async throws(CommandFailure) {
         var dataFrames = 0
         while true {
-            switch try await client.next(timeout: .seconds(3600)) {
+            // Heartbeats come every 30 s by default, so an hour of silence means the connection is gone.
+            switch try await exchange("while reading", { try await client.next(timeout: .seconds(3600)) }) {
             case .message(_, let text):
                 FileHandle.standardOutput.write(Data((text + "\n").utf8))
-                let message = try? JSONParser.parse(text).objectValue
-                let type = message?["type"]?.stringValue ?? ""
-                if type == "subscribe_failed" { throw ExitCode(1) }
-                if type == "stream_end" { return }
-                if !["heartbeat", "subscribe_success", "error", "stream_reloaded"].contains(type) {
+                guard let message = (try? JSONParser.parse(text))?.objectValue, let type = message["type"]?.stringValue else {
+                    throw CommandFailure("the host sent something that is not a protocol message: \(text.prefix(200)); is \(url) a Hyphae host?")
+                }
+                switch type {
+                case "heartbeat":
+                    try await exchange("while answering a heartbeat") { try await client.send(type: "pong") }
+                case "subscribe_success", "stream_reloaded", "error":
+                    continue
+                case "subscribe_failed":
+                    throw CommandFailure("the host refused the subscription: \(Self.reason(in: message))\(Self.advice(forRefusal: message))")
+                case "stream_end":
+                    let payload = message["payload"]?.objectValue
+                    guard payload?["reason"]?.stringValue == "complete" else {
+                        throw CommandFailure("the stream ended before it was complete: \(Self.reason(in: message, codeField: "reason"))")
+                    }
+                    return
+                default:
                     dataFrames += 1
                     if let frames, dataFrames >= frames {
-                        try await client.send(type: "close")
+                        try await exchange("while closing") { try await client.send(type: "close") }
                         return
                     }
                 }
-                if type == "heartbeat" { try await client.send(type: "pong") }
             case .closeFrame(let code, let reason):
-                StandardError.write("closed by the server: \(code) \(reason)")
-                return
+                throw CommandFailure("the host closed the connection with \(code)\(reason.isEmpty ? "" : " (\(reason))") before the stream was complete")
             case .disconnected:
-                return
+                throw CommandFailure("the connection to \(url) dropped before the stream was complete; check that the host is still running")
             }
         }
+    }
+
+    /// Runs one exchange with the host; a failure says what was going on and where.
+    private func exchange<Result>(_ activity: String, _ body: () async throws -> Result) async throws(CommandFailure) -> Result {
+        do {
+            return try await body()
+        } catch {
+            throw CommandFailure("the connection to \(url) failed \(activity): \(error)")
+        }
+    }
+
+    /// "message (CODE)" from a reply's payload.
+    private static func reason(in reply: JSONObject, codeField: String = "error_code") -> String {
+        let payload = reply["payload"]?.objectValue
+        let message = payload?["message"]?.stringValue ?? JSONValue.object(reply).jsonText
+        return payload?[codeField]?.stringValue.map { "\(message) (\($0))" } ?? message
+    }
+
+    /// What to do about the refusals the host's message cannot know the remedy for.
+    private static func advice(forRefusal reply: JSONObject) -> String {
+        switch reply["payload"]?.objectValue?["error_code"]?.stringValue {
+        case "NOT_AUTHENTICATED": "; this host requires a key: give --api-key or set MFN_API_KEY"
+        case "FORBIDDEN": "; use a key whose 'pipelines' list includes this pipeline"
+        default: ""
+        }
+    }
+}
+
+/// A host's WebSocket URL as given on the command line: `ws://HOST[:PORT][/PATH]`.
+struct WebSocketURL: Sendable, CustomStringConvertible {
+    var host: String
+    var port: Int
+    var path: String
+
+    init(parsing text: String) throws(WebSocketURLError) {
+        guard let components = URLComponents(string: text), components.scheme == "ws",
+            let host = components.host, !host.isEmpty
+        else {
+            throw WebSocketURLError()
+        }
+        self.host = host
+        port = components.port ?? 80
+        path = components.path.isEmpty ? "/ws" : components.path
+    }
+
+    var description: String {
+        "ws://\(host):\(port)\(path)"
+    }
+}
+
+struct WebSocketURLError: Error, CustomStringConvertible {
+    var description: String {
+        "expected a URL like ws://127.0.0.1:8080/ws (plain ws://; wss:// is not supported)"
     }
 }

@@ -15,8 +15,7 @@ struct Tap: AsyncParsableCommand {
     @Argument(help: "A pipeline name (from --pipelines) or the path of a pipeline file.")
     var pipeline: String
 
-    @Option(name: .customLong("param"), help: ArgumentHelp("Set a param, as name=value (repeatable).", valueName: "name=value"))
-    var params: [String] = []
+    @OptionGroup var params: ParamArguments
 
     @Option(help: "Stop after this many frames.")
     var frames: Int?
@@ -33,21 +32,7 @@ struct Tap: AsyncParsableCommand {
 
     func run() async throws {
         let definition = try findPipeline()
-        var given = JSONObject()
-        for assignment in params {
-            guard let separator = assignment.firstIndex(of: "=") else {
-                throw ValidationError("--param takes name=value, found '\(assignment)'")
-            }
-            let name = String(assignment[..<separator])
-            guard let declaration = definition.param(named: name) else {
-                let names = definition.params.map(\.name)
-                throw ValidationError("'\(definition.name)' has no param '\(name)'\(Suggestions.didYouMean(name, in: names)) (allowed: \(names.joined(separator: ", ")))")
-            }
-            switch declaration.value(fromCommandLine: String(assignment[assignment.index(after: separator)...])) {
-            case .success(let value): given[name] = value
-            case .failure(let error): throw ValidationError(error.description)
-            }
-        }
+        let given = try params.values(declaredBy: definition)
         let configuration: PipelineConfiguration
         switch definition.resolveParams(given).flatMap({ definition.configure(with: $0) }) {
         case .success(let configured): configuration = configured
@@ -57,8 +42,7 @@ struct Tap: AsyncParsableCommand {
         var run = try PipelineRun(configuration: configuration, context: context, sinks: [TapSink(limit: frames, streamID: streamID)])
         let end = await run.run()
         if case .failed(let message) = end {
-            StandardError.write("error: the pipeline '\(definition.name)' failed: \(message)")
-            throw ExitCode(1)
+            throw CommandFailure("the pipeline '\(definition.name)' failed: \(message)")
         }
     }
 

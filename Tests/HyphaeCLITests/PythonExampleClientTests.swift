@@ -14,43 +14,13 @@ final class PythonExampleClientTests: XCTestCase {
     /// python3 with `websockets`; a missing one fails the test rather than skipping it.
     private func python() throws -> URL {
         guard let python = executableOnPath("python3") else {
-            throw ClientProgramError("python3 is not on the PATH; run ./test.sh, which installs python3 and the websockets module")
+            throw ClientProgramError("python3 is not on the PATH; run ./test.sh, which sets up .venv-tests with the websockets module and puts it first on the PATH")
         }
         let check = try runProgram(python, ["-c", "import websockets; print(websockets.__version__)"])
         guard check.status == 0 else {
-            throw ClientProgramError("the Python module 'websockets' is missing; run ./test.sh, which installs it\n\(check)")
+            throw ClientProgramError("the Python module 'websockets' is missing; run ./test.sh, which installs it into .venv-tests and puts that first on the PATH\n\(check)")
         }
         return python
-    }
-
-    /// A pipelines folder with an endless ticker and a finite one on its own path.
-    private func pipelines() throws -> TemporaryFolder {
-        let folder = try TemporaryFolder()
-        try folder.write("ticker.yaml", """
-            name: ticker
-            params:
-              rate: { type: float, default: 10, min: 0.1, max: 10000 }
-            source:
-              type: ticker
-              rate: ${rate}
-            sinks:
-              - type: websocket
-                path: /ws/ticker
-            """)
-        try folder.write("countdown.yaml", """
-            name: countdown
-            params:
-              count: { type: int, default: 4, min: 1, max: 100 }
-            source:
-              type: ticker
-              rate: 100
-              count: ${count}
-              message_type: step
-            sinks:
-              - type: websocket
-                path: /ws/countdown
-            """)
-        return folder
     }
 
     /// Each line of standard output as a JSON object.
@@ -63,7 +33,7 @@ final class PythonExampleClientTests: XCTestCase {
 
     func testTheClientAuthenticatesWithASignatureAndPrintsTheFramesItAskedFor() throws {
         let python = try python()
-        let folder = try pipelines()
+        let folder = try ClientTestPipelines.folder()
         // Signatures required: an auth message without a correct HMAC would fail.
         let host = try RunningHost(
             arguments: ["--pipelines", folder.url.path],
@@ -93,7 +63,7 @@ final class PythonExampleClientTests: XCTestCase {
 
     func testAFiniteStreamOnItsOwnPathEndsWithStreamEnd() throws {
         let python = try python()
-        let folder = try pipelines()
+        let folder = try ClientTestPipelines.folder()
         let host = try RunningHost(arguments: ["--pipelines", folder.url.path], environment: ["MFN_ENV": "dev", "MFN_API_KEY": apiKey, "MFN_API_KEYS": ""])
         // No --stream: the path names the pipeline. The key comes from MFN_API_KEY.
         let result = try runProgram(python, [
@@ -109,7 +79,7 @@ final class PythonExampleClientTests: XCTestCase {
 
     func testRefusalsExitWithStatusOne() throws {
         let python = try python()
-        let folder = try pipelines()
+        let folder = try ClientTestPipelines.folder()
         let host = try RunningHost(arguments: ["--pipelines", folder.url.path], environment: ["MFN_ENV": "dev", "MFN_API_KEY": apiKey, "MFN_API_KEYS": ""])
         let url = "ws://127.0.0.1:\(host.port)/ws"
 

@@ -59,7 +59,7 @@ final class TapCommandTests: XCTestCase {
             ("rate=abc", "param 'rate': expected a number from 0.1 to 10000, found 'abc'"),
             ("rate=0", "param 'rate': expected a number from 0.1 to 10000, found 0.0"),
             ("rat=3", "'ticker' has no param 'rat'; did you mean 'rate'? (allowed: rate, payload_bytes)"),
-            ("rate", "--param takes name=value, found 'rate'"),
+            ("rate", "The value 'rate' is invalid for '--param <name=value>': expected name=value, e.g. --param rate=5"),
         ]
         for (argument, message) in cases {
             let result = try runHyphae(["tap", "ticker", "--frames", "1", "--param", argument])

@@ -1,5 +1,6 @@
 import Foundation
 import HyphaeCore
+import Logging
 import NIOCore
 
 /// A client API key: the secret, an id to show instead of it, and the pipelines it may read.
@@ -31,8 +32,18 @@ public struct HostConfiguration: Sendable, Equatable {
     }
 
     public enum LogFormat: String, Sendable, CaseIterable {
+        /// One JSON object per line, for log stores.
         case json
+        /// One readable line per record, for people.
         case text
+        /// `text` when standard error is a terminal, `json` otherwise (a file, a pipe, journald).
+        case auto
+
+        /// `json` or `text`: what `auto` means where standard error is, or is not, a terminal.
+        public func resolved(standardErrorIsTerminal: Bool) -> LogFormat {
+            guard self == .auto else { return self }
+            return standardErrorIsTerminal ? .text : .json
+        }
     }
 
     public var host = "127.0.0.1"
@@ -52,8 +63,8 @@ public struct HostConfiguration: Sendable, Equatable {
     public var maxSubscriptionsPerConnection = 16
     /// Seconds that a graceful shutdown waits for connections to close.
     public var shutdownDeadline = 10.0
-    public var logFormat = LogFormat.json
-    public var logLevel = "info"
+    public var logFormat = LogFormat.auto
+    public var logLevel = Logger.Level.info
     public var environment = DeploymentEnvironment.dev
     /// Nil takes the environment's default: required in staging and prod, and in dev when keys are set.
     public var apiKeyRequired: Bool?
@@ -138,8 +149,8 @@ extension HostConfiguration {
         maxInvalidMessages = config.int("max_invalid_messages", default: maxInvalidMessages, min: 1, max: 1000, summary: "invalid messages in a row before closing with 1008")
         maxSubscriptionsPerConnection = config.int("max_subscriptions", default: maxSubscriptionsPerConnection, min: 1, max: 10_000, summary: "subscriptions one connection may hold")
         shutdownDeadline = config.double("shutdown_deadline", default: shutdownDeadline, min: 0, summary: "seconds a graceful shutdown waits for connections to close")
-        logFormat = config.choice("log_format", default: logFormat, summary: "json for machines, text for people")
-        logLevel = config.string("log_level", default: logLevel, allowed: ["trace", "debug", "info", "notice", "warning", "error", "critical"], summary: "the lowest level logged")
+        logFormat = config.choice("log_format", default: logFormat, summary: "json for machines, text for people, auto: text on a terminal, else json")
+        logLevel = config.choice("log_level", default: logLevel, summary: "the lowest level logged")
         environment = config.choice("environment", default: environment, summary: "dev, staging or prod (as MFN_ENV)")
         let keysRequired = config.bool("api_key_required", default: apiKeyRequired ?? false, summary: "whether clients must authenticate (default: in staging and prod, and in dev when keys are set)")
         if config.contains("api_key_required") { apiKeyRequired = keysRequired }
