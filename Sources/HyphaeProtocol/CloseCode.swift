@@ -29,11 +29,13 @@ public struct CloseCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let heartbeatTimeout = CloseCode(rawValue: 4000)
     /// A subscription with the `close` policy overflowed its queue.
     public static let slowConsumer = CloseCode(rawValue: 4008)
+    /// The client does not read, and the host holds its limit of bytes for it.
+    public static let outboundOverflow = CloseCode(rawValue: 4009)
 
     /// The codes the server closes with on its own account (it also echoes a peer's).
     public static let sentByServer: Set<CloseCode> = [
         .normalClosure, .goingAway, .protocolError, .invalidPayload, .policyViolation, .messageTooBig,
-        .internalError, .heartbeatTimeout, .slowConsumer,
+        .internalError, .heartbeatTimeout, .slowConsumer, .outboundOverflow,
     ]
 
     /// Whether a peer may put this code in a close frame (RFC 6455, 7.4): the defined

@@ -12,6 +12,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     // auth_failed
     public static let authFailed = ErrorCode(rawValue: "AUTH_FAILED")
     public static let authError = ErrorCode(rawValue: "AUTH_ERROR")
+    public static let tooManyConnections = ErrorCode(rawValue: "TOO_MANY_CONNECTIONS")
 
     // subscribe_failed
     public static let notAuthenticated = ErrorCode(rawValue: "NOT_AUTHENTICATED")

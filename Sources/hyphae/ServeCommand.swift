@@ -46,6 +46,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The admin API key (also HYPHAE_ADMIN_KEY).")
     var adminKey: String?
 
+    @OptionGroup(title: "Limits")
+    var limits: LimitOptions
+
     func run() async throws {
         let settings = try resolveConfiguration()
         bootstrapLogging(settings)
@@ -88,6 +91,7 @@ struct Serve: AsyncParsableCommand {
         if let logFormat { settings.logFormat = logFormat }
         if let logLevel { settings.logLevel = logLevel }
         if let adminKey { settings.adminKey = adminKey }
+        limits.apply(to: &settings.limits)
         let problems = settings.startupProblems()
         guard problems.isEmpty else { throw CommandFailure(problems.joined(separator: "\n")) }
         return settings

@@ -220,6 +220,21 @@ public struct ConfigReader {
         return field.value
     }
 
+    /// A mapping of settings of its own (the host config's `limits`), read by `body`
+    /// through a reader over it; its problems carry their full field path.
+    public mutating func nested(_ key: String, summary: String, _ body: (inout ConfigReader) -> Void) {
+        record(ConfigField(name: key, type: "mapping", summary: summary, isRequired: false))
+        guard let field = entry(for: key), !field.value.isNull else { return }
+        guard field.value.entries != nil else {
+            problem(key, at: field.value.location, "expected a mapping of settings, found \(field.value.kindDescription)")
+            return
+        }
+        var reader = ConfigReader(node: field.value, stageType: stageType, fieldPrefix: path(key), values: values, subject: "'\(key)'")
+        body(&reader)
+        reader.finish()
+        diagnostics += reader.diagnostics
+    }
+
     /// Records a problem at a node of the caller's, with the field path it belongs to.
     public mutating func problem(at node: ConfigNode, field: String, _ message: String) {
         guard !isDescribing else { return }

@@ -18,12 +18,25 @@ public final class Authenticator: Sendable {
     public struct KeyIdentity: Sendable, Equatable {
         public var displayID: String
         public var pipelines: Set<String>?
+        /// What the per-key limits count by: the configured key, never shown; nil for an
+        /// anonymous connection, which only the per-address and host limits bound.
+        var limitKey: String?
 
         public func mayRead(_ pipeline: String) -> Bool {
             pipelines?.contains(pipeline) ?? true
         }
 
-        static let anonymous = KeyIdentity(displayID: "anonymous", pipelines: nil)
+        static let anonymous = KeyIdentity(displayID: "anonymous", pipelines: nil, limitKey: nil)
+
+        init(displayID: String, pipelines: Set<String>?, limitKey: String?) {
+            self.displayID = displayID
+            self.pipelines = pipelines
+            self.limitKey = limitKey
+        }
+
+        init(_ key: APIKey) {
+            self.init(displayID: key.displayID, pipelines: key.pipelines, limitKey: key.secret)
+        }
     }
 
     private let keys: [APIKey]
@@ -61,9 +74,9 @@ public final class Authenticator: Sendable {
         var identity = KeyIdentity.anonymous
         if isRequired {
             guard let key = matchingKey(presentedKey) else { return .rejected(reason: "unknown key") }
-            identity = KeyIdentity(displayID: key.displayID, pipelines: key.pipelines)
+            identity = KeyIdentity(key)
         } else if let key = matchingKey(presentedKey) {
-            identity = KeyIdentity(displayID: key.displayID, pipelines: key.pipelines)
+            identity = KeyIdentity(key)
         }
 
         guard let signature else {

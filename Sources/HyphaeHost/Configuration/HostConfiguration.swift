@@ -72,6 +72,7 @@ public struct HostConfiguration: Sendable, Equatable {
     public var apiKeys: [APIKey] = []
     public var eventLoopThreads = System.coreCount
     public var adminKey: String?
+    public var limits = HostLimits()
 
     public init() {}
 
@@ -88,6 +89,7 @@ public struct HostConfiguration: Sendable, Equatable {
         if heartbeatTimeout <= 0 || heartbeatInterval <= 0 || authDeadline <= 0 {
             problems.append("heartbeat interval, heartbeat timeout and auth deadline must be positive numbers of seconds")
         }
+        problems += limits.problems()
         if !(1...65_535).contains(port) && port != 0 {
             problems.append("port \(port) is out of range; use 1 to 65535 (or 0 for any free port)")
         }
@@ -160,6 +162,7 @@ extension HostConfiguration {
         if let keys = config.node("api_keys", type: "list of {key, id, pipelines}", summary: "client API keys") {
             apiKeys += Self.readKeys(keys, config: &config)
         }
+        config.nested("limits", summary: "connection, message, memory and instance limits (Docs/SECURITY.md)") { limits.read(from: &$0) }
     }
 
     private static func readKeys(_ node: ConfigNode, config: inout ConfigReader) -> [APIKey] {

@@ -10,6 +10,8 @@ public final class HostContext: Sendable {
     public let metrics: HostMetrics
     let authenticator: Authenticator
     let instances: InstanceManager
+    let connections: ConnectionCounts
+    let queuedBytes: QueuedBytesBudget
     let logger: Logger
     let registry: StageRegistry
     private let catalog: Mutex<PipelineCatalog>
@@ -23,7 +25,9 @@ public final class HostContext: Sendable {
         self.catalog = Mutex(catalog)
         metrics = HostMetrics()
         authenticator = Authenticator(configuration: configuration)
-        instances = InstanceManager(metrics: metrics, logger: logger)
+        instances = InstanceManager(metrics: metrics, logger: logger, limits: configuration.limits)
+        connections = ConnectionCounts(limits: configuration.limits)
+        queuedBytes = QueuedBytesBudget(limit: configuration.limits.maxQueuedBytes)
     }
 
     public var pipelines: [PipelineDefinition] {

@@ -14,11 +14,62 @@ final class Subscription {
         var countsAsFrame = true
     }
 
+    /// The waiting messages and their bytes, which also count against the host's budget.
+    private struct MessageQueue {
+        private(set) var messages = CircularBuffer<QueuedMessage>(initialCapacity: 4)
+        private(set) var bytes = 0
+        let budget: QueuedBytesBudget?
+
+        var count: Int { messages.count }
+        var isEmpty: Bool { messages.isEmpty }
+
+        mutating func append(_ message: QueuedMessage) {
+            messages.append(message)
+            account(message.buffer.readableBytes)
+        }
+
+        mutating func popFirst() -> QueuedMessage? {
+            guard let message = messages.popFirst() else { return nil }
+            account(-message.buffer.readableBytes)
+            return message
+        }
+
+        mutating func remove(at index: CircularBuffer<QueuedMessage>.Index) {
+            account(-messages.remove(at: index).buffer.readableBytes)
+        }
+
+        mutating func removeAll() {
+            account(-bytes)
+            messages.removeAll()
+        }
+
+        /// Keeps the messages `keep` approves of, in order; returns how many went.
+        mutating func retain(_ keep: (_ position: Int, _ message: QueuedMessage) -> Bool) -> Int {
+            var kept = CircularBuffer<QueuedMessage>(initialCapacity: messages.count)
+            var removedBytes = 0
+            for (position, message) in messages.enumerated() {
+                if keep(position, message) { kept.append(message) } else { removedBytes += message.buffer.readableBytes }
+            }
+            let removed = messages.count - kept.count
+            messages = kept
+            account(-removedBytes)
+            return removed
+        }
+
+        private mutating func account(_ delta: Int) {
+            guard delta != 0 else { return }
+            bytes += delta
+            if delta > 0 { budget?.add(delta) } else { budget?.subtract(-delta) }
+        }
+    }
+
     let streamID: String
     let escapedStreamID: [UInt8]
     let pipeline: String
     let policy: BackpressurePolicy
     let capacity: Int
+    /// The bytes the queue may hold before the policy acts, as `capacity` bounds its frames.
+    let byteCapacity: Int
     let startedAt: NIODeadline
     let output: ConnectionOutput
     weak var owner: (any SubscriptionOwner)?
@@ -28,7 +79,7 @@ final class Subscription {
 
     private(set) var packetsSent = 0
     private(set) var droppedFrames = 0
-    private var queue = CircularBuffer<QueuedMessage>(initialCapacity: 4)
+    private var queue: MessageQueue
     private(set) var isFinished = false
     /// The last message is queued: nothing more may join the queue behind it.
     private var isEnding = false
@@ -37,8 +88,11 @@ final class Subscription {
 
     init(
         streamID: String, pipeline: String, policy: BackpressurePolicy, capacity: Int,
+        byteCapacity: Int = .max, budget: QueuedBytesBudget? = nil,
         output: ConnectionOutput, fanOut: FanOut, params: ResolvedParams
     ) {
+        self.byteCapacity = byteCapacity
+        queue = MessageQueue(budget: budget)
         self.streamID = streamID
         escapedStreamID = FrameEncoder.escapedStreamID(streamID)
         self.pipeline = pipeline
@@ -54,7 +108,16 @@ final class Subscription {
 
     /// The data frames waiting in the queue, without the notices between them.
     var queuedFrameCount: Int {
-        queue.reduce(0) { $0 + ($1.countsAsFrame ? 1 : 0) }
+        queue.messages.reduce(0) { $0 + ($1.countsAsFrame ? 1 : 0) }
+    }
+
+    /// The bytes waiting in the queue.
+    var queuedBytes: Int { queue.bytes }
+
+    /// Whether the policy must act on the next frame: the queue holds its frames or its
+    /// bytes, or the host's queues together hold theirs.
+    private var isFull: Bool {
+        queue.count >= capacity || queue.bytes >= byteCapacity || (queue.budget?.isExhausted ?? false)
     }
 
     /// Offers a data frame. Writes it at once when the socket takes it and nothing
@@ -149,7 +212,7 @@ final class Subscription {
     }
 
     private func enqueue(_ message: QueuedMessage) -> OfferOutcome {
-        if queue.count < capacity {
+        if !isFull {
             queue.append(message)
             holdProducerIfFull()
             return .queued(dropping: 0)
@@ -157,23 +220,14 @@ final class Subscription {
         switch policy {
         case .dropOldest:
             // The oldest frame a newer one supersedes; essential frames stay.
-            return admitIntoFullQueue(message, evicting: queue.firstIndex { !$0.isEssential })
+            return admitIntoFullQueue(message, evicting: queue.messages.firstIndex { !$0.isEssential })
         case .dropNewest:
             // The newest frame goes, unless it is essential: then the newest one that is not.
-            return admitIntoFullQueue(message, evicting: message.isEssential ? queue.lastIndex { !$0.isEssential } : nil)
+            return admitIntoFullQueue(message, evicting: message.isEssential ? queue.messages.lastIndex { !$0.isEssential } : nil)
         case .compress:
             // Keep the 1st, 3rd, 5th ... queued frames (oldest first) and the essential ones.
-            var kept = CircularBuffer<QueuedMessage>(initialCapacity: capacity)
-            var discarded = 0
-            for (position, queued) in queue.enumerated() {
-                if position % 2 == 0 || queued.isEssential {
-                    kept.append(queued)
-                } else {
-                    discarded += 1
-                }
-            }
-            kept.append(message)
-            queue = kept
+            let discarded = queue.retain { position, queued in position % 2 == 0 || queued.isEssential }
+            queue.append(message)
             droppedFrames += discarded
             return .queued(dropping: discarded)
         case .close:
@@ -209,13 +263,13 @@ final class Subscription {
     }
 
     private func holdProducerIfFull() {
-        guard policy == .block, !holdsProducer, queue.count >= capacity else { return }
+        guard policy == .block, !holdsProducer, isFull else { return }
         holdsProducer = true
         fanOut.gate.queueFilled()
     }
 
     private func releaseProducerIfRoom() {
-        if queue.count < capacity { releaseProducer() }
+        if !isFull { releaseProducer() }
     }
 
     private func releaseProducer() {

@@ -30,6 +30,18 @@ final class InstanceManager: Sendable {
         var key: Key
         var subscribers: Int
         var isRunning: Bool
+        /// The API key of the subscriber that started it, which it counts against.
+        var startedBy: String?
+    }
+
+    /// Why no instance could be had for a new subscriber.
+    enum Refusal: Error, Equatable, Sendable {
+        /// The pipeline runs its `max_instances`.
+        case pipelineFull(limit: Int)
+        /// The host runs its `max_instances` in all.
+        case hostFull(limit: Int)
+        /// The subscriber's key has started its `max_instances_per_key`.
+        case keyFull(limit: Int)
     }
 
     private struct State {
@@ -42,16 +54,19 @@ final class InstanceManager: Sendable {
     private let state = Mutex(State())
     private let metrics: HostMetrics
     private let logger: Logger
+    private let limits: HostLimits
 
-    init(metrics: HostMetrics, logger: Logger) {
+    init(metrics: HostMetrics, logger: Logger, limits: HostLimits = HostLimits()) {
         self.metrics = metrics
         self.logger = logger
+        self.limits = limits
     }
 
-    /// The instance for a new subscriber, counted as one of its subscribers; nil when
-    /// the pipeline is at its limit of running instances.
-    func acquire(_ definition: PipelineDefinition, configuration: PipelineConfiguration) -> PipelineInstance? {
-        obtain(definition, configuration: configuration, enforcingCapacity: true)?.instance
+    /// The instance for a new subscriber with API key `key` (nil when anonymous),
+    /// counted as one of its subscribers; refused when starting one would pass the
+    /// pipeline's, the host's or the key's limit of running instances.
+    func acquire(_ definition: PipelineDefinition, configuration: PipelineConfiguration, key: String? = nil) -> Result<PipelineInstance, Refusal> {
+        obtain(definition, configuration: configuration, startedBy: key, enforcingCapacity: true).map(\.instance)
     }
 
     /// The instance a subscriber moves to on a reload: `successor` when the move
@@ -72,33 +87,39 @@ final class InstanceManager: Sendable {
     }
 
     private func obtain(
-        _ definition: PipelineDefinition, configuration: PipelineConfiguration, enforcingCapacity: Bool
-    ) -> (instance: PipelineInstance, isNew: Bool)? {
-        state.withLock { state -> (instance: PipelineInstance, isNew: Bool)? in
-            let key = Key(pipeline: definition.name, version: definition.version, params: configuration.params.values)
-            if definition.sharesInstances, let existing = state.shared[key], var entry = state.entries[existing], entry.isRunning {
+        _ definition: PipelineDefinition, configuration: PipelineConfiguration, startedBy key: String?, enforcingCapacity: Bool
+    ) -> Result<(instance: PipelineInstance, isNew: Bool), Refusal> {
+        state.withLock { state -> Result<(instance: PipelineInstance, isNew: Bool), Refusal> in
+            let sharedKey = Key(pipeline: definition.name, version: definition.version, params: configuration.params.values)
+            if definition.sharesInstances, let existing = state.shared[sharedKey], var entry = state.entries[existing], entry.isRunning {
                 entry.subscribers += 1
                 state.entries[existing] = entry
-                return (entry.instance, false)
+                return .success((entry.instance, false))
             }
-            if enforcingCapacity, let limit = definition.maxInstances {
-                let running = state.entries.values.filter { $0.key.pipeline == definition.name && $0.isRunning }.count
-                if running >= limit { return nil }
+            if enforcingCapacity {
+                let running = state.entries.values.filter(\.isRunning)
+                if let limit = definition.maxInstances, running.count(where: { $0.key.pipeline == definition.name }) >= limit {
+                    return .failure(.pipelineFull(limit: limit))
+                }
+                if running.count >= limits.maxInstances { return .failure(.hostFull(limit: limits.maxInstances)) }
+                if let key, running.count(where: { $0.startedBy == key }) >= limits.maxInstancesPerKey {
+                    return .failure(.keyFull(limit: limits.maxInstancesPerKey))
+                }
             }
-            return (create(definition, configuration: configuration, in: &state), true)
+            return .success((create(definition, configuration: configuration, startedBy: key, in: &state), true))
         }
     }
 
     /// Makes an instance with one subscriber and registers it; a sharing one takes the
     /// shared slot for its params unless a running instance holds it.
-    private func create(_ definition: PipelineDefinition, configuration: PipelineConfiguration, in state: inout State) -> PipelineInstance {
+    private func create(_ definition: PipelineDefinition, configuration: PipelineConfiguration, startedBy starter: String? = nil, in state: inout State) -> PipelineInstance {
         let number = state.nextID
         state.nextID += 1
         var key = Key(pipeline: definition.name, version: definition.version, params: configuration.params.values)
         if !definition.sharesInstances { key.exclusiveID = number }
         let instance = makeInstance(definition, configuration: configuration, number: number)
         let identifier = ObjectIdentifier(instance.fanOut)
-        state.entries[identifier] = Entry(instance: instance, key: key, subscribers: 1, isRunning: true)
+        state.entries[identifier] = Entry(instance: instance, key: key, subscribers: 1, isRunning: true, startedBy: starter)
         if definition.sharesInstances, !(state.shared[key].flatMap { state.entries[$0]?.isRunning } ?? false) {
             state.shared[key] = identifier
         }

@@ -9,6 +9,8 @@ public struct WebSocketSinkConfiguration: EndpointConfiguration, Equatable {
     public var path: String
     public var backpressure: BackpressurePolicy
     public var queueSize: Int
+    /// The bytes a subscription's queue may hold before its policy acts.
+    public var maxQueueBytes: Int
     /// How long a frame may wait on its event loop for later ones to leave with it.
     public var batchWindowMilliseconds: Int
 
@@ -19,6 +21,7 @@ public struct WebSocketSinkConfiguration: EndpointConfiguration, Equatable {
         path = config.string("path", default: nil, summary: "the URL path subscribers connect to, e.g. /ws/my_stream")
         backpressure = config.choice("backpressure", default: .dropOldest, summary: "what a full subscription queue does with a new frame")
         queueSize = config.int("queue_size", default: 1000, min: 1, max: 1_000_000, summary: "frames a subscription may hold before its backpressure policy acts")
+        maxQueueBytes = config.int("max_queue_bytes", default: 16 << 20, min: 65_536, max: 1 << 34, summary: "bytes a subscription's queue may hold before its backpressure policy acts, whatever queue_size allows")
         batchWindowMilliseconds = config.int(
             "batch_window_ms", default: 0, min: 0, max: 1000,
             summary: "how long a frame may wait for later ones, so that they reach each socket in one write; 0 sends at once (frames that pile up while the host is busy are batched anyway)")

@@ -3,7 +3,10 @@ import NIOCore
 import NIOHTTP1
 
 /// Answers the plain HTTP requests (everything but WebSocket upgrades): collects
-/// each request, hands it to the routes, writes the response.
+/// each request, hands it to the routes, writes the response. Until the connection
+/// is upgraded it also keeps its clocks: a new connection has `handshake_timeout` to
+/// send a complete request head (a client that never finishes one holds nothing for
+/// long), and a keep-alive connection may idle `http_idle_timeout` between requests.
 final class HTTPRouteHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -11,19 +14,43 @@ final class HTTPRouteHandler: ChannelInboundHandler, RemovableChannelHandler {
     static let maximumBodySize = 4 * 1024 * 1024
 
     private let routes: HTTPRoutes
+    private let limits: HostLimits
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
     private var bodyTooLarge = false
+    /// Closes the connection when no request head arrives in time.
+    private var deadline: Scheduled<Void>?
 
-    init(routes: HTTPRoutes) {
+    init(routes: HTTPRoutes, limits: HostLimits) {
         self.routes = routes
+        self.limits = limits
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        closeUnlessARequestComes(within: limits.handshakeTimeout, context: context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+    }
+
+    private func closeUnlessARequestComes(within seconds: Double, context: ChannelHandlerContext) {
+        deadline?.cancel()
+        let channel = context.channel
+        deadline = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) {
+            channel.close(promise: nil)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let requestHead):
+            deadline?.cancel()
+            deadline = nil
             head = requestHead
-            body.removeAll(keepingCapacity: true)
+            // An idle keep-alive connection keeps no body buffer.
+            body = []
             bodyTooLarge = false
         case .body(var chunk):
             if body.count + chunk.readableBytes > Self.maximumBodySize {
@@ -69,7 +96,10 @@ final class HTTPRouteHandler: ChannelInboundHandler, RemovableChannelHandler {
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         }
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !keepAlive {
+        body = []
+        if keepAlive {
+            closeUnlessARequestComes(within: limits.httpIdleTimeout, context: context)
+        } else {
             let channel = context.channel
             done.whenComplete { _ in channel.close(promise: nil) }
         }

@@ -101,7 +101,8 @@ public final class HyphaeServer: Sendable {
             }
         )
         let admin = AdminAPI(host: host, reloader: reloader, directory: configuration.pipelinesDirectory)
-        let routes = HTTPRouteHandler(routes: HTTPRoutes(host: host, admin: admin))
+        let routes = HTTPRouteHandler(routes: HTTPRoutes(host: host, admin: admin), limits: configuration.limits)
+        try channel.pipeline.syncOperations.addHandler(ConnectionLimiter(connections: host.connections))
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
             withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
                 context.pipeline.syncOperations.removeHandler(name: "hyphae.routes", promise: nil)

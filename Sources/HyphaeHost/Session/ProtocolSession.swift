@@ -34,8 +34,14 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
     private var droppedFrames = 0
     private var isClosing = false
     private var closeCode: CloseCode?
+    /// Messages the client may still send at once (a token bucket refilled at `max_messages_per_second`).
+    private var messageAllowance: Double
+    private var allowanceUpdatedAt = NIODeadline.uptimeNanoseconds(0)
+    /// The key this connection counts against in the per-key connection limit.
+    private var countedKey: String?
 
     init(host: HostContext, endpoint: Endpoint, remoteAddress: String, connectionID: String) {
+        messageAllowance = 2 * host.configuration.limits.maxMessagesPerSecond
         self.host = host
         self.endpoint = endpoint
         self.remoteAddress = remoteAddress
@@ -59,6 +65,7 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
         logger.info("connection opened", metadata: ["event": "connection_opened", "remote": "\(remoteAddress)", "path": "\(endpoint.path)"])
         lastSignOfLife = context.eventLoop.now
         lastHeartbeat = lastSignOfLife
+        allowanceUpdatedAt = lastSignOfLife
         scheduleHeartbeat(on: context.eventLoop)
         if host.authenticator.isRequired {
             authDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: .interval(seconds: configuration.authDeadline)) { [self] in
@@ -71,6 +78,7 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
 
     func channelInactive(context: ChannelHandlerContext) {
         endAllSubscriptions()
+        if let countedKey { host.connections.release(key: countedKey) }
         heartbeatTimer?.cancel()
         authDeadline?.cancel()
         output?.detach()
@@ -88,6 +96,9 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         output?.isWritable = context.channel.isWritable
+        // A client that does not read gets nothing more read from it either: its
+        // requests would only pile up replies the host must hold.
+        try? context.channel.syncOptions?.setOption(.autoRead, value: context.channel.isWritable)
         if context.channel.isWritable {
             var wrote = false
             for subscription in subscriptions.values where subscription.queuedCount > 0 {
@@ -180,7 +191,23 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
         close(code, reason: "")
     }
 
+    /// Spends one message of the client's allowance; false once it has sent more than
+    /// its rate allows, even counting the burst.
+    private func spendMessageAllowance(now: NIODeadline) -> Bool {
+        let rate = configuration.limits.maxMessagesPerSecond
+        let elapsed = Double((now - allowanceUpdatedAt).nanoseconds) / 1e9
+        allowanceUpdatedAt = now
+        messageAllowance = min(2 * rate, messageAllowance + elapsed * rate)
+        guard messageAllowance >= 1 else { return false }
+        messageAllowance -= 1
+        return true
+    }
+
     private func handleText(_ buffer: ByteBuffer) {
+        guard let channel, spendMessageAllowance(now: channel.eventLoop.now) else {
+            logger.info("message rate limit", metadata: ["event": "message_rate_limit"])
+            return close(.policyViolation, reason: "more than \(configuration.limits.maxMessagesPerSecond) messages per second")
+        }
         let bytes = Array(buffer.readableBytesView)
         guard String(validating: bytes, as: UTF8.self) != nil else {
             host.metrics.invalidMessages.add(1)
@@ -250,6 +277,16 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
         let now = WallClock.nowMilliseconds()
         switch host.authenticator.authenticate(payload, now: now) {
         case .accepted(let key):
+            if let limitKey = key.limitKey, limitKey != countedKey {
+                if let refusal = host.connections.admit(key: limitKey) {
+                    host.metrics.authFailures.add(1)
+                    logger.info("connection limit per key", metadata: ["event": "key_connection_limit", "key_id": "\(key.displayID)"])
+                    send(.authFailed(.tooManyConnections, refusal.description))
+                    return close(.policyViolation, reason: "too many connections for this key")
+                }
+                if let countedKey { host.connections.release(key: countedKey) }
+                countedKey = limitKey
+            }
             identity = key
             failedAuthAttempts = 0
             authDeadline?.cancel()
@@ -324,11 +361,19 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
             return fail(.unknownStream, "'\(definition.name)' has no websocket sink, so it cannot be subscribed to")
         }
         guard let channel, let output, output.isOpen else { return }
-        guard let instance = host.instances.acquire(definition, configuration: configured) else {
-            return fail(.capacity, "'\(definition.name)' is running its maximum of \(definition.maxInstances ?? 0) instances; try again later or subscribe with the params of a running one")
+        let instance: PipelineInstance
+        switch host.instances.acquire(definition, configuration: configured, key: identity?.limitKey) {
+        case .success(let acquired): instance = acquired
+        case .failure(.pipelineFull(let limit)):
+            return fail(.capacity, "'\(definition.name)' is running its maximum of \(limit) instances; try again later or subscribe with the params of a running one")
+        case .failure(.hostFull(let limit)):
+            return fail(.capacity, "the host is running its maximum of \(limit) pipeline instances; try again later or subscribe with the params of a running one")
+        case .failure(.keyFull(let limit)):
+            return fail(.capacity, "this key's subscribers have started its maximum of \(limit) pipeline instances; unsubscribe from some, or subscribe with the params of a running one")
         }
         let subscription = Subscription(
             streamID: streamID, pipeline: definition.name, policy: sink.backpressure, capacity: sink.queueSize,
+            byteCapacity: sink.maxQueueBytes, budget: host.queuedBytes,
             output: output, fanOut: instance.fanOut, params: configured.params
         )
         subscription.owner = self
@@ -445,6 +490,10 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
 
     private func send(_ message: ServerMessage, flush: Bool = true) {
         guard let output, output.isOpen, !isClosing else { return }
+        if !output.isWritable, let held = try? channel?.syncOptions?.getOption(.bufferedWritableBytes), held > configuration.limits.maxOutboundBytes {
+            logger.info("outbound limit", metadata: ["event": "outbound_limit", "bytes": "\(held)"])
+            return close(.outboundOverflow, reason: "the client does not read: over \(configuration.limits.maxOutboundBytes) bytes held")
+        }
         // A writer per message rather than per connection (inside `message`): control
         // messages are rare, and an idle connection should not carry an encoding buffer.
         output.write(ServerFrames.message(message, allocator: output.allocator))

@@ -29,18 +29,36 @@ final class RawWebSocket: Sendable {
         self.received = received
     }
 
-    static func connect(port: Int, path: String = "/ws") async throws -> RawWebSocket {
+    /// A TCP connection that has sent nothing yet, for tests of what comes before the upgrade.
+    static func connectTCP(port: Int) async throws -> RawWebSocket {
         let received = ReceivedBytes()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(ByteCollector(received: received)) }
             }
             .connect(host: "127.0.0.1", port: port).get()
-        let socket = RawWebSocket(channel: channel, received: received)
+        return RawWebSocket(channel: channel, received: received)
+    }
+
+    /// Whether the server closes the connection within `timeout`.
+    func isClosed(within timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if !channel.isActive { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return !channel.isActive
+    }
+
+    /// Everything received so far, as text.
+    var receivedText: String { received.text }
+
+    static func connect(port: Int, path: String = "/ws") async throws -> RawWebSocket {
+        let socket = try await connectTCP(port: port)
         try await socket.write(Array((
             "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").utf8))
-        let head = try await received.takeHead(timeout: .seconds(5))
+        let head = try await socket.received.takeHead(timeout: .seconds(5))
         guard head.hasPrefix("HTTP/1.1 101") else {
             throw RawWebSocketError(description: "the upgrade was refused: \(head)")
         }
@@ -104,6 +122,8 @@ private final class ReceivedBytes: Sendable {
     func append(_ more: [UInt8]) {
         bytes.withLock { $0 += more }
     }
+
+    var text: String { String(decoding: bytes.withLock { $0 }, as: UTF8.self) }
 
     func takeHead(timeout: Duration) async throws -> String {
         try await poll(timeout: timeout, what: "the HTTP response head") { bytes in

@@ -108,10 +108,11 @@ final class DeliveryHarness {
     }
 
     func subscribe(
-        _ streamID: String = "s", on connection: DeliveryConnection? = nil, policy: BackpressurePolicy = .dropOldest, capacity: Int = 1000
+        _ streamID: String = "s", on connection: DeliveryConnection? = nil, policy: BackpressurePolicy = .dropOldest, capacity: Int = 1000,
+        byteCapacity: Int = .max, budget: QueuedBytesBudget? = nil
     ) -> Subscription {
         let subscription = Subscription(
-            streamID: streamID, pipeline: "ticks", policy: policy, capacity: capacity,
+            streamID: streamID, pipeline: "ticks", policy: policy, capacity: capacity, byteCapacity: byteCapacity, budget: budget,
             output: (connection ?? self.connection).output, fanOut: fanOut, params: ResolvedParams(values: [:], setBySubscriber: []))
         subscription.owner = owner
         return subscription
