@@ -1,3 +1,4 @@
+import Foundation
 import HyphaeClient
 import HyphaeCore
 import HyphaeHost
@@ -64,5 +65,33 @@ final class HostileInputLiveTests: XCTestCase {
             XCTAssertLessThan(tooLong.text.utf8.count, 400, "the reply does not echo the id: \(tooLong.text.prefix(200))")
             try await client.assertAlive("long stream ids")
         }
+    }
+
+    /// A folder that cannot be read (gone, or unlistable when the process is out of file
+    /// descriptors) keeps the running pipelines: unknown is not empty.
+    func testAnUnreadableFolderKeepsThePipelinesAndTheirStreams() async throws {
+        let folder = try TemporaryFolder()
+        let host = try await RunningHost.start(pipelines: PipelineFixtures.standard, folder: folder) { _ in }
+        do {
+            let client = try await host.connect("/ws/ticker")
+            try await client.subscribeSucceeding("bystander", params: ["rate": 100])
+            let moved = folder.url.path + "-away"
+            try FileManager.default.moveItem(atPath: folder.url.path, toPath: moved)
+            let report = await host.server.reloader.reload(trigger: "test")
+            try FileManager.default.moveItem(atPath: moved, toPath: folder.url.path)
+            XCTAssertFalse(report.succeeded)
+            XCTAssertEqual(report.removed, [])
+            XCTAssertTrue(report.failures.values.joined().contains { $0.description.contains("no such file or folder") }, "\(report.failures)")
+            let frames = try await client.frames("bystander", count: 3)
+            XCTAssertEqual(frames.count, 3, "the stream goes on")
+            let status = try await host.pipelineStatus("ticker")
+            XCTAssertEqual(status["name"]?.stringValue, "ticker")
+            let again = await host.server.reloader.reload(trigger: "test")
+            XCTAssertTrue(again.succeeded, "\(again.failures)")
+        } catch {
+            await host.stop()
+            throw error
+        }
+        await host.stop()
     }
 }

@@ -5,6 +5,10 @@ import Foundation
 public struct PipelineCatalog: Sendable {
     /// Each file's result, in the order the files were read.
     public var files: [PipelineFileResult]
+    /// Paths that could not be read at all (a missing folder, a listing that failed, as
+    /// when the process is out of file descriptors): what they hold is unknown, which is
+    /// not the same as empty.
+    public var unreadablePaths: [String] = []
 
     /// The valid pipelines, by name. A pipeline whose name or path clashes with an
     /// earlier file's is left out (the earlier file keeps it).
@@ -26,16 +30,27 @@ public struct PipelineCatalog: Sendable {
     /// are not searched recursively), in name order.
     public static func load(paths: [String], loader: PipelineLoader) -> PipelineCatalog {
         var results: [PipelineFileResult] = []
+        var unreadable: [String] = []
         for path in paths {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                unreadable.append(path)
                 results.append(PipelineFileResult(file: path, pipeline: nil, diagnostics: [
                     .error(at: nil, field: nil, "\(path): no such file or folder")
                 ]))
                 continue
             }
             if isDirectory.boolValue {
-                let files = pipelineFiles(in: path)
+                let files: [String]
+                do {
+                    files = try listPipelineFiles(in: path)
+                } catch {
+                    unreadable.append(path)
+                    results.append(PipelineFileResult(file: path, pipeline: nil, diagnostics: [
+                        .error(at: nil, field: nil, "\(path): cannot list the folder (\(error.localizedDescription)); check its permissions and the open-files limit")
+                    ]))
+                    continue
+                }
                 if files.isEmpty {
                     results.append(PipelineFileResult(file: path, pipeline: nil, diagnostics: [
                         .warning(at: nil, field: nil, "\(path): no *.yaml or *.yml files in this folder")
@@ -46,7 +61,9 @@ public struct PipelineCatalog: Sendable {
                 results.append(loader.load(file: path))
             }
         }
-        return PipelineCatalog(checking: results)
+        var catalog = PipelineCatalog(checking: results)
+        catalog.unreadablePaths = unreadable
+        return catalog
     }
 
     /// Whether a folder entry called `name` is a pipeline file: `*.yaml` or `*.yml`,
@@ -56,10 +73,14 @@ public struct PipelineCatalog: Sendable {
         (name.hasSuffix(".yaml") || name.hasSuffix(".yml")) && !name.hasPrefix(".")
     }
 
-    /// The pipeline files directly inside a folder, in name order.
+    /// The pipeline files directly inside a folder, in name order; none when it cannot be listed.
     public static func pipelineFiles(in directory: String) -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return names
+        (try? listPipelineFiles(in: directory)) ?? []
+    }
+
+    /// The pipeline files directly inside a folder, in name order, or why it cannot be listed.
+    public static func listPipelineFiles(in directory: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory)
             .filter(isPipelineFile(named:))
             .sorted()
             .map { directory.hasSuffix("/") ? directory + $0 : directory + "/" + $0 }

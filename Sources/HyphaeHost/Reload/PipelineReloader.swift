@@ -49,6 +49,20 @@ public actor PipelineReloader {
         let previous = host.currentCatalog
         let fresh = PipelineCatalog.load(paths: [directory], loader: loader)
         var report = ReloadReport()
+        // A folder that cannot be read says nothing about its pipelines: keep them all
+        // rather than end every stream as if the files were gone.
+        guard fresh.unreadablePaths.isEmpty else {
+            for result in fresh.files where fresh.unreadablePaths.contains(result.file) {
+                report.failures[result.file] = result.diagnostics
+            }
+            report.unchanged = previous.pipelines.map(\.name)
+            host.metrics.reloaded(result: "failed")
+            host.logger.error("pipelines folder unreadable; the running pipelines stay", metadata: [
+                "event": "reload", "trigger": "\(trigger)", "result": "failed",
+                "errors": "\(fresh.diagnostics.map(\.description).joined(separator: " | "))",
+            ])
+            return report
+        }
         var merged = merge(previous: previous, fresh: fresh, report: &report)
 
         let oldByName = Dictionary(previous.pipelines.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
