@@ -72,3 +72,43 @@ final class HostileJSONTests: XCTestCase {
         }
     }
 }
+
+/// YAML from a file or the admin API: no alias is expanded, and size is bounded.
+final class HostileYAMLTests: XCTestCase {
+    func testAnAliasIsRefusedAtItsPlace() {
+        let result = loadPipeline(yaml: """
+            name: demo
+            source:
+              type: counter
+              count: &five 5
+            transforms:
+              - type: shape
+                factor: *five
+                label: x
+            sinks:
+              - type: discard
+            """)
+        XCTAssertTrue(result.diagnostics.contains { $0.message.contains("aliases (*name) are not supported") }, describe(result.diagnostics))
+        XCTAssertNil(result.pipeline)
+    }
+
+    func testAnAliasBombIsRefusedWithoutExpandingIt() {
+        var lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+        for level in 1...12 {
+            let previous = "*a\(level - 1)"
+            lines.append("a\(level): &a\(level) [\(Array(repeating: previous, count: 10).joined(separator: ", "))]")
+        }
+        let text = "name: bomb\n" + lines.joined(separator: "\n") + "\n"
+        let started = ContinuousClock.now
+        let result = loadPipeline(yaml: text)
+        XCTAssertTrue(result.diagnostics.contains { $0.message.contains("aliases (*name) are not supported") }, describe(result.diagnostics))
+        // Ten to the thirteenth nodes expanded would never finish; refused, it takes no time at all.
+        XCTAssertLessThan(ContinuousClock.now - started, .seconds(30))
+    }
+
+    func testAFileOverTheSizeLimitIsRefused() {
+        let text = "name: big\ndescription: " + String(repeating: "x", count: YAMLDocument.maximumBytes) + "\n"
+        let result = loadPipeline(yaml: text)
+        XCTAssertTrue(result.diagnostics.contains { $0.message.contains("at most \(YAMLDocument.maximumBytes)") }, describe(result.diagnostics))
+    }
+}

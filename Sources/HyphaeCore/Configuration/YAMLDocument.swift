@@ -1,13 +1,24 @@
 import Yams
 
 /// Reads YAML text into `ConfigNode`s, turning the parser's own errors into diagnostics.
+///
+/// Pipeline files may come from the admin API, so they are input like any other: a
+/// file is at most `maximumBytes` long and `maximumNodes` nodes, and anchors and
+/// aliases are refused, so that no alias bomb is expanded.
 public enum YAMLDocument {
+    public static let maximumBytes = 1 << 20
+    public static let maximumNodes = 100_000
+
     public static func parse(_ text: String, file: String) -> Result<ConfigNode, Diagnostic> {
+        guard text.utf8.count <= maximumBytes else {
+            return .failure(.error(at: SourceLocation(file: file, line: 1, column: 1), field: nil, "the file is \(text.utf8.count) bytes; a pipeline file may have at most \(maximumBytes)"))
+        }
         do {
             guard let root = try Yams.compose(yaml: text) else {
                 return .failure(.error(at: SourceLocation(file: file, line: 1, column: 1), field: nil, "the file is empty; a pipeline needs at least 'name', 'source' and 'sinks'"))
             }
-            return convert(root, file: file)
+            var walk = Walk()
+            return convert(root, file: file, walk: &walk)
         } catch let error as YamlError {
             return .failure(diagnostic(for: error, file: file))
         } catch {
@@ -15,8 +26,35 @@ public enum YAMLDocument {
         }
     }
 
-    private static func convert(_ node: Node, file: String) -> Result<ConfigNode, Diagnostic> {
+    /// What the conversion has seen. Yams resolves an alias to its anchor's node, mark
+    /// included, so a node met twice at the same place is an alias.
+    private struct Walk {
+        struct Place: Hashable {
+            var kind: Int
+            var line: Int
+            var column: Int
+        }
+
+        var seen: Set<Place> = []
+        var nodes = 0
+    }
+
+    private static func convert(_ node: Node, file: String, walk: inout Walk) -> Result<ConfigNode, Diagnostic> {
         let location = SourceLocation(file: file, line: node.mark?.line ?? 1, column: node.mark?.column ?? 1)
+        walk.nodes += 1
+        guard walk.nodes <= maximumNodes else {
+            return .failure(.error(at: location, field: nil, "the file has more than \(maximumNodes) YAML nodes"))
+        }
+        let kind: Int
+        switch node {
+        case .scalar: kind = 0
+        case .sequence: kind = 1
+        case .mapping: kind = 2
+        case .alias: kind = 3
+        }
+        if node.mark != nil, !walk.seen.insert(Walk.Place(kind: kind, line: location.line, column: location.column)).inserted {
+            return .failure(.error(at: location, field: nil, "YAML aliases (*name) are not supported in pipeline files; write the value out"))
+        }
         switch node {
         case .scalar(let scalar):
             let isPlain = scalar.style == .plain || scalar.style == .any
@@ -24,7 +62,7 @@ public enum YAMLDocument {
         case .sequence(let sequence):
             var elements: [ConfigNode] = []
             for element in sequence {
-                switch convert(element, file: file) {
+                switch convert(element, file: file, walk: &walk) {
                 case .success(let converted): elements.append(converted)
                 case .failure(let problem): return .failure(problem)
                 }
@@ -40,7 +78,7 @@ public enum YAMLDocument {
                 if entries.contains(where: { $0.key == keyScalar.string }) {
                     return .failure(.error(at: keyLocation, field: nil, "the key '\(keyScalar.string)' appears more than once in this mapping; keep one"))
                 }
-                switch convert(value, file: file) {
+                switch convert(value, file: file, walk: &walk) {
                 case .success(let converted):
                     entries.append(ConfigEntry(key: keyScalar.string, keyLocation: keyLocation, value: converted))
                 case .failure(let problem):
@@ -49,7 +87,7 @@ public enum YAMLDocument {
             }
             return .success(ConfigNode(.mapping(entries), at: location))
         case .alias:
-            return .failure(.error(at: location, field: nil, "YAML aliases are not supported in pipeline files; write the value out"))
+            return .failure(.error(at: location, field: nil, "YAML aliases (*name) are not supported in pipeline files; write the value out"))
         }
     }
 
