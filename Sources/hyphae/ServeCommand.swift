@@ -43,8 +43,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The lowest level logged (default info).")
     var logLevel: Logger.Level?
 
-    @Option(help: "The admin API key (also HYPHAE_ADMIN_KEY).")
+    @Option(help: "The admin API key (also HYPHAE_ADMIN_KEY). Visible to anyone who can list processes: prefer --admin-key-file or the environment.")
     var adminKey: String?
+
+    @Option(help: "A file whose first line is the admin API key.")
+    var adminKeyFile: String?
 
     @OptionGroup(title: "Limits")
     var limits: LimitOptions
@@ -91,6 +94,13 @@ struct Serve: AsyncParsableCommand {
         if let logFormat { settings.logFormat = logFormat }
         if let logLevel { settings.logLevel = logLevel }
         if let adminKey { settings.adminKey = adminKey }
+        if let adminKeyFile {
+            do {
+                settings.adminKey = try HostConfiguration.readKey(fromFile: adminKeyFile)
+            } catch {
+                throw CommandFailure(error.description)
+            }
+        }
         limits.apply(to: &settings.limits)
         let problems = settings.startupProblems()
         guard problems.isEmpty else { throw CommandFailure(problems.joined(separator: "\n")) }

@@ -45,6 +45,10 @@ public final class Authenticator: Sendable {
     private let windowMilliseconds: Double
     /// Signed messages seen inside the window, by signature, with when they expire.
     private let seenSignatures = Mutex<[String: Double]>([:])
+    /// Signed messages remembered at once. Only holders of a key can add one, and a
+    /// full cache refuses new signed auths (it never forgets one early, which would let
+    /// it be replayed).
+    static let maximumRememberedSignatures = 100_000
 
     public init(configuration: HostConfiguration) {
         keys = configuration.apiKeys
@@ -87,14 +91,17 @@ public final class Authenticator: Sendable {
         else {
             return .rejected(reason: "bad signature")
         }
-        let replayKey = presentedKey + "\u{0}" + expected
-        let firstUse = seenSignatures.withLock { seen in
-            seen = seen.filter { $0.value >= now }
-            guard seen[replayKey] == nil else { return false }
-            seen[replayKey] = milliseconds + windowMilliseconds
-            return true
+        // Remembered by the signature alone: it is fixed-size, and only the key could have made it.
+        let outcome = seenSignatures.withLock { seen -> Outcome in
+            guard seen[expected] == nil else { return .rejected(reason: "replayed signature") }
+            if seen.count >= Self.maximumRememberedSignatures {
+                seen = seen.filter { $0.value >= now }
+                guard seen.count < Self.maximumRememberedSignatures else { return .rejected(reason: "replay cache full") }
+            }
+            seen[expected] = milliseconds + windowMilliseconds
+            return .accepted(identity)
         }
-        return firstUse ? .accepted(identity) : .rejected(reason: "replayed signature")
+        return outcome
     }
 
     /// Compares with every key, without stopping at the first match, so that the

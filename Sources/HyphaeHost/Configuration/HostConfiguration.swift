@@ -97,6 +97,19 @@ public struct HostConfiguration: Sendable, Equatable {
     }
 }
 
+extension HostConfiguration {
+    /// A key kept in a file of its own (so that it appears in no config file, no
+    /// environment dump and no `ps` listing): its first line, without surrounding spaces.
+    public static func readKey(fromFile path: String) throws(HostConfigurationError) -> String {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw HostConfigurationError(["cannot read the key file \(path); check the path and its permissions"])
+        }
+        let key = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+        guard !key.isEmpty else { throw HostConfigurationError(["the key file \(path) is empty; put the key on its first line"]) }
+        return key
+    }
+}
+
 /// A configuration that cannot be used, with what to change.
 public struct HostConfigurationError: Error, Sendable, CustomStringConvertible {
     public var problems: [String]
@@ -159,6 +172,13 @@ extension HostConfiguration {
         signatureRequired = config.bool("signature_required", default: signatureRequired, summary: "whether auth must carry an HMAC signature")
         eventLoopThreads = config.int("threads", default: eventLoopThreads, min: 1, max: 256, summary: "event loop threads (default: the number of cores)")
         adminKey = config.optionalString("admin_key", summary: "the key of the admin API") ?? adminKey
+        if let file = config.optionalString("admin_key_file", summary: "a file holding the key of the admin API (kept out of the config and of ps)") {
+            do {
+                adminKey = try Self.readKey(fromFile: file)
+            } catch {
+                config.problem("admin_key_file", "\(error)")
+            }
+        }
         if let keys = config.node("api_keys", type: "list of {key, id, pipelines}", summary: "client API keys") {
             apiKeys += Self.readKeys(keys, config: &config)
         }

@@ -10,15 +10,17 @@ struct AdminAPI: Sendable {
     let reloader: PipelineReloader
     let directory: String
 
+    /// Answers a request the `AdminGate` let through, and writes it to the audit log.
     func respond(to request: HTTPRequest) async -> HTTPResponse {
-        guard let adminKey = host.configuration.adminKey, !adminKey.isEmpty else {
-            return .problem(.notFound, "the admin API is off; start the host with --admin-key, HYPHAE_ADMIN_KEY or 'admin_key' in the host config")
-        }
-        guard let presented = Self.bearerToken(request.headers),
-            Authenticator.constantTimeEqual(Array(presented.utf8), Array(adminKey.utf8))
-        else {
-            return .problem(.unauthorized, "send the admin key as 'Authorization: Bearer <key>'")
-        }
+        let response = await answer(request)
+        host.logger.notice("admin action", metadata: [
+            "event": "admin_audit", "method": "\(request.method.rawValue)", "path": "\(request.path)",
+            "status": "\(response.status.code)", "remote": "\(request.remoteAddress ?? "unknown")",
+        ])
+        return response
+    }
+
+    private func answer(_ request: HTTPRequest) async -> HTTPResponse {
         switch (request.method, Route(path: request.path)) {
         case (.GET, .pipelines):
             let instances = host.instances.summaries()
@@ -122,12 +124,5 @@ struct AdminAPI: Sendable {
         }
         let report = await reloader.reload(trigger: "admin")
         return .json(["deleted": .string(name), "file": .string(definition.file), "reload": report.json])
-    }
-
-    private static func bearerToken(_ headers: HTTPHeaders) -> String? {
-        guard let value = headers.first(name: "Authorization") else { return nil }
-        let prefix = "Bearer "
-        guard value.hasPrefix(prefix) else { return nil }
-        return String(value.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces)
     }
 }

@@ -7,4 +7,6 @@ struct HTTPRequest: Sendable {
     var query: String?
     var headers: HTTPHeaders
     var body: [UInt8]
+    /// The client's address, for the admin API's audit log.
+    var remoteAddress: String?
 }

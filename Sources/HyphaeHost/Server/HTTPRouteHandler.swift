@@ -15,15 +15,17 @@ final class HTTPRouteHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let routes: HTTPRoutes
     private let limits: HostLimits
+    private let adminGate: AdminGate
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
     private var bodyTooLarge = false
     /// Closes the connection when no request head arrives in time.
     private var deadline: Scheduled<Void>?
 
-    init(routes: HTTPRoutes, limits: HostLimits) {
+    init(routes: HTTPRoutes, limits: HostLimits, adminGate: AdminGate) {
         self.routes = routes
         self.limits = limits
+        self.adminGate = adminGate
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -48,6 +50,7 @@ final class HTTPRouteHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .head(let requestHead):
             deadline?.cancel()
             deadline = nil
+            if Self.isAdminPath(requestHead.uri), refuseAdminRequest(requestHead, context: context) { return }
             head = requestHead
             // An idle keep-alive connection keeps no body buffer.
             body = []
@@ -68,7 +71,8 @@ final class HTTPRouteHandler: ChannelInboundHandler, RemovableChannelHandler {
                 let parts = head.uri.split(separator: "?", maxSplits: 1)
                 let request = HTTPRequest(
                     method: head.method, path: parts.first.map(String.init) ?? "/",
-                    query: parts.count > 1 ? String(parts[1]) : nil, headers: head.headers, body: body
+                    query: parts.count > 1 ? String(parts[1]) : nil, headers: head.headers, body: body,
+                    remoteAddress: context.channel.remoteAddress?.ipAddress
                 )
                 let promise = context.eventLoop.makePromise(of: HTTPResponse.self)
                 let routes = self.routes
@@ -80,6 +84,30 @@ final class HTTPRouteHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             write(response, for: head, context: context)
         }
+    }
+
+    static func isAdminPath(_ uri: String) -> Bool {
+        let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        return path == "/admin" || path.hasPrefix("/admin/")
+    }
+
+    /// Answers an admin request the gate does not let through from its head alone, and
+    /// closes the connection, so that not one byte of its body is read. Returns whether
+    /// it did.
+    private func refuseAdminRequest(_ requestHead: HTTPRequestHead, context: ChannelHandlerContext) -> Bool {
+        let address = context.channel.remoteAddress?.ipAddress
+        let now = Double(NIODeadline.now().uptimeNanoseconds) / 1e9
+        let verdict = adminGate.verdict(for: requestHead.headers, from: address, now: now)
+        guard let refusal = AdminGate.refusal(verdict) else { return false }
+        routes.host.logger.notice("admin request refused", metadata: [
+            "event": "admin_audit", "method": "\(requestHead.method.rawValue)", "path": "\(requestHead.uri.prefix(256))",
+            "status": "\(refusal.status.code)", "remote": "\(address ?? "unknown")",
+        ])
+        var closing = requestHead
+        closing.headers.replaceOrAdd(name: "Connection", value: "close")
+        write(refusal, for: closing, context: context)
+        context.channel.setOption(.autoRead, value: false).whenComplete { _ in }
+        return true
     }
 
     private func write(_ response: HTTPResponse, for request: HTTPRequestHead, context: ChannelHandlerContext) {

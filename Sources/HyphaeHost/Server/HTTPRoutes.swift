@@ -7,7 +7,7 @@ struct HTTPRoutes: Sendable {
     let admin: AdminAPI
 
     func respond(to request: HTTPRequest) async -> HTTPResponse {
-        if request.path == "/admin" || request.path.hasPrefix("/admin/") {
+        if HTTPRouteHandler.isAdminPath(request.path) {
             return await admin.respond(to: request)
         }
         switch (request.method, request.path) {

@@ -24,10 +24,12 @@ public final class HyphaeServer: Sendable {
     private let serverChannel = Mutex<Channel?>(nil)
     private let nextConnection = Atomic<Int>(1)
     private let watcher = Mutex<Task<Void, Never>?>(nil)
+    private let adminGate: AdminGate
 
     public init(host: HostContext) {
         self.host = host
         reloader = PipelineReloader(host: host, directory: host.configuration.pipelinesDirectory)
+        adminGate = AdminGate(key: host.configuration.adminKey)
         group = MultiThreadedEventLoopGroup(numberOfThreads: host.configuration.eventLoopThreads)
     }
 
@@ -101,7 +103,7 @@ public final class HyphaeServer: Sendable {
             }
         )
         let admin = AdminAPI(host: host, reloader: reloader, directory: configuration.pipelinesDirectory)
-        let routes = HTTPRouteHandler(routes: HTTPRoutes(host: host, admin: admin), limits: configuration.limits)
+        let routes = HTTPRouteHandler(routes: HTTPRoutes(host: host, admin: admin), limits: configuration.limits, adminGate: adminGate)
         try channel.pipeline.syncOperations.addHandler(ConnectionLimiter(connections: host.connections))
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
             withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
