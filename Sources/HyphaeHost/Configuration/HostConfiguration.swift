@@ -73,6 +73,8 @@ public struct HostConfiguration: Sendable, Equatable {
     public var eventLoopThreads = System.coreCount
     public var adminKey: String?
     public var limits = HostLimits()
+    /// Origins whose pages may connect (e.g. `https://dashboard.example.com`); empty allows any.
+    public var allowedOrigins: [String] = []
 
     public init() {}
 
@@ -182,6 +184,7 @@ extension HostConfiguration {
         if let keys = config.node("api_keys", type: "list of {key, id, pipelines}", summary: "client API keys") {
             apiKeys += Self.readKeys(keys, config: &config)
         }
+        allowedOrigins = config.stringList("allowed_origins", default: allowedOrigins, summary: "origins whose web pages may connect, e.g. https://dashboard.example.com; others get 403 (default: any)")
         config.nested("limits", summary: "connection, message, memory and instance limits (Docs/SECURITY.md)") { limits.read(from: &$0) }
     }
 

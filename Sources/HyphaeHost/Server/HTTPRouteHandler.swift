@@ -16,16 +16,18 @@ final class HTTPRouteHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let routes: HTTPRoutes
     private let limits: HostLimits
     private let adminGate: AdminGate
+    private let originPolicy: RequestOriginPolicy
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
     private var bodyTooLarge = false
     /// Closes the connection when no request head arrives in time.
     private var deadline: Scheduled<Void>?
 
-    init(routes: HTTPRoutes, limits: HostLimits, adminGate: AdminGate) {
+    init(routes: HTTPRoutes, limits: HostLimits, adminGate: AdminGate, originPolicy: RequestOriginPolicy) {
         self.routes = routes
         self.limits = limits
         self.adminGate = adminGate
+        self.originPolicy = originPolicy
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -50,6 +52,12 @@ final class HTTPRouteHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .head(let requestHead):
             deadline?.cancel()
             deadline = nil
+            if let refusal = originPolicy.refusal(of: requestHead) {
+                var closing = requestHead
+                closing.headers.replaceOrAdd(name: "Connection", value: "close")
+                write(.problem(.forbidden, refusal), for: closing, context: context)
+                return
+            }
             if Self.isAdminPath(requestHead.uri), refuseAdminRequest(requestHead, context: context) { return }
             head = requestHead
             // An idle keep-alive connection keeps no body buffer.

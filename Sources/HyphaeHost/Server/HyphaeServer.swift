@@ -25,11 +25,13 @@ public final class HyphaeServer: Sendable {
     private let nextConnection = Atomic<Int>(1)
     private let watcher = Mutex<Task<Void, Never>?>(nil)
     private let adminGate: AdminGate
+    private let originPolicy: RequestOriginPolicy
 
     public init(host: HostContext) {
         self.host = host
         reloader = PipelineReloader(host: host, directory: host.configuration.pipelinesDirectory)
         adminGate = AdminGate(key: host.configuration.adminKey)
+        originPolicy = RequestOriginPolicy(configuration: host.configuration)
         group = MultiThreadedEventLoopGroup(numberOfThreads: host.configuration.eventLoopThreads)
     }
 
@@ -73,6 +75,7 @@ public final class HyphaeServer: Sendable {
 
     private func configureConnection(_ channel: Channel) throws {
         let host = self.host
+        let originPolicy = self.originPolicy
         let configuration = host.configuration
         let number = nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue
         let connectionID = "c\(number)"
@@ -82,7 +85,8 @@ public final class HyphaeServer: Sendable {
             automaticErrorHandling: true,
             shouldUpgrade: { channel, head in
                 let path = Self.path(of: head.uri)
-                guard !host.isShuttingDown, host.endpoint(forPath: path) != nil else {
+                // A refused upgrade goes on to the routes, which answer it (403 for the origin).
+                guard !host.isShuttingDown, originPolicy.refusal(of: head) == nil, host.endpoint(forPath: path) != nil else {
                     return channel.eventLoop.makeSucceededFuture(nil)
                 }
                 return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
@@ -103,7 +107,7 @@ public final class HyphaeServer: Sendable {
             }
         )
         let admin = AdminAPI(host: host, reloader: reloader, directory: configuration.pipelinesDirectory)
-        let routes = HTTPRouteHandler(routes: HTTPRoutes(host: host, admin: admin), limits: configuration.limits, adminGate: adminGate)
+        let routes = HTTPRouteHandler(routes: HTTPRoutes(host: host, admin: admin), limits: configuration.limits, adminGate: adminGate, originPolicy: originPolicy)
         try channel.pipeline.syncOperations.addHandler(ConnectionLimiter(connections: host.connections))
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
             withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in

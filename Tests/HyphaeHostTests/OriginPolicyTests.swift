@@ -1,0 +1,56 @@
+@testable import HyphaeHost
+import XCTest
+
+/// Docs/SECURITY.md, Origins: pages of other sites cannot drive the host.
+final class OriginPolicyTests: XCTestCase {
+    private func upgrade(_ host: RunningHost, origin: String?, hostHeader: String = "127.0.0.1") async throws -> String {
+        let client = try await RawWebSocket.connectTCP(port: host.port)
+        var head = "GET /ws HTTP/1.1\r\nHost: \(hostHeader)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        if let origin { head += "Origin: \(origin)\r\n" }
+        try await client.write(Array((head + "\r\n").utf8))
+        for _ in 0..<200 where !client.receivedText.contains("\r\n\r\n") { try await Task.sleep(for: .milliseconds(10)) }
+        let text = client.receivedText
+        await client.disconnect()
+        return text
+    }
+
+    func testUpgradesFromOriginsNotAllowedGet403() async throws {
+        try await withHost(configure: { $0.allowedOrigins = ["https://dashboard.example.com"] }) { host in
+            let refused = try await upgrade(host, origin: "https://evil.example.net")
+            XCTAssertTrue(refused.hasPrefix("HTTP/1.1 403"), refused)
+            let allowed = try await upgrade(host, origin: "https://dashboard.example.com/")
+            XCTAssertTrue(allowed.hasPrefix("HTTP/1.1 101"), allowed)
+            let program = try await upgrade(host, origin: nil)
+            XCTAssertTrue(program.hasPrefix("HTTP/1.1 101"), "a client without Origin is a program, not a page: \(program)")
+        }
+    }
+
+    func testADevHostRefusesOtherHostNames() async throws {
+        try await withHost { host in
+            let rebinding = try await upgrade(host, origin: "http://rebind.example.net", hostHeader: "rebind.example.net:8080")
+            XCTAssertTrue(rebinding.hasPrefix("HTTP/1.1 403"), rebinding)
+            XCTAssertTrue(rebinding.contains("dev host answers only to localhost"), rebinding)
+            for name in ["localhost:8080", "127.0.0.1", "[::1]:9"] {
+                let local = try await upgrade(host, origin: nil, hostHeader: name)
+                XCTAssertTrue(local.hasPrefix("HTTP/1.1 101"), "\(name): \(local)")
+            }
+        }
+    }
+
+    func testAStagingHostServesAnyName() async throws {
+        try await withHost(configure: { $0.environment = .staging; $0.apiKeyRequired = false }) { host in
+            let named = try await upgrade(host, origin: nil, hostHeader: "streams.example.com")
+            XCTAssertTrue(named.hasPrefix("HTTP/1.1 101"), named)
+        }
+    }
+
+    func testHostNamesThatCountAsLocal() {
+        for name in ["localhost", "LOCALHOST:80", "app.localhost", "127.0.0.1:8080", "10.1.2.3", "[::1]", "[fe80::1]:443"] {
+            XCTAssertTrue(RequestOriginPolicy.isLocalOrAddress(name), name)
+        }
+        for name in ["example.com", "127.0.0.1.nip.io", "localhost.example.com", "1.2.3", "[::1", "999.1.1.1"] {
+            XCTAssertFalse(RequestOriginPolicy.isLocalOrAddress(name), name)
+        }
+    }
+}
