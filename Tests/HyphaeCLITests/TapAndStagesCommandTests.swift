@@ -56,8 +56,8 @@ final class TapCommandTests: XCTestCase {
 
     func testBadParamsAreRefusedWithAClearMessage() throws {
         let cases: [(argument: String, message: String)] = [
-            ("rate=abc", "param 'rate': expected a number from 0.1 to 10000, found 'abc'"),
-            ("rate=0", "param 'rate': expected a number from 0.1 to 10000, found 0.0"),
+            ("rate=abc", "param 'rate': expected a number from 0.1 to 1000, found 'abc'"),
+            ("rate=0", "param 'rate': expected a number from 0.1 to 1000, found 0.0"),
             ("rat=3", "'ticker' has no param 'rat'; did you mean 'rate'? (allowed: rate, payload_bytes)"),
             ("rate", "The value 'rate' is invalid for '--param <name=value>': expected name=value, e.g. --param rate=5"),
         ]

@@ -112,3 +112,39 @@ final class HostileYAMLTests: XCTestCase {
         XCTAssertTrue(result.diagnostics.contains { $0.message.contains("at most \(YAMLDocument.maximumBytes)") }, describe(result.diagnostics))
     }
 }
+
+/// Param declarations are published: the environment may not put text into them.
+final class PublishedDeclarationTests: XCTestCase {
+    func testAStringDefaultCannotReadTheEnvironment() {
+        let result = loadPipeline(yaml: """
+            name: demo
+            params:
+              label: { type: string, default: "${env:HYPHAE_ADMIN_KEY:-x}" }
+            source:
+              type: counter
+              count: 1
+            transforms:
+              - type: shape
+                label: ${label}
+            sinks:
+              - type: discard
+            """, environment: ["HYPHAE_ADMIN_KEY": "secret"])
+        XCTAssertNil(result.pipeline)
+        XCTAssertTrue(result.diagnostics.contains { $0.message.contains("cannot read the environment") && $0.field == "params.label.default" }, describe(result.diagnostics))
+        XCTAssertFalse(describe(result.diagnostics).contains("secret"), "the value is never echoed")
+    }
+
+    func testANumberDefaultMayStillComeFromTheEnvironment() throws {
+        let pipeline = try requirePipeline(loadPipeline(yaml: """
+            name: demo
+            params:
+              n: { type: int, default: "${env:HYPHAE_N:-5}", min: 1 }
+            source:
+              type: counter
+              count: ${n}
+            sinks:
+              - type: discard
+            """, environment: ["HYPHAE_N": "7"]))
+        XCTAssertEqual(pipeline.param(named: "n")?.defaultValue, .int(7))
+    }
+}

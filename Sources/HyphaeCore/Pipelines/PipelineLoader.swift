@@ -297,6 +297,12 @@ private struct PipelineFileReader {
             return nil
         }
         if let reference = (try? InterpolatedText.parse(text).get())?.soleReference, case .environment(let name, let fallback) = reference {
+            // Declarations are published (GET /pipelines, subscribe_success): the environment
+            // may set a number or a switch there, never text, which could be a secret.
+            guard kind != .string else {
+                error(node.location, field, "a string param's declaration cannot read the environment (${env:\(name)}): declarations are published by GET /pipelines; read the environment in a stage setting instead")
+                return nil
+            }
             guard let value = loader.environment[name] ?? fallback else {
                 error(node.location, field, "environment variable '\(name)' is not set; set it, or give a default with ${env:\(name):-value}")
                 return nil
