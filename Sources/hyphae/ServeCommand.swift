@@ -4,6 +4,7 @@ import Foundation
 import HyphaeCore
 import HyphaeHost
 import Logging
+import Synchronization
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -54,7 +55,8 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try resolveConfiguration()
-        bootstrapLogging(settings)
+        let logWriter = bootstrapLogging(settings)
+        defer { logWriter.drain() }
         let logger = Logger(label: "hyphae")
         let registry = InstalledPlugins.registry()
         guard registry.conflicts.isEmpty else {
@@ -107,13 +109,23 @@ struct Serve: AsyncParsableCommand {
         return settings
     }
 
-    private func bootstrapLogging(_ settings: HostConfiguration) {
-        let format = settings.logFormat.resolved(standardErrorIsTerminal: isatty(STDERR_FILENO) == 1)
+    /// Logs through a writer thread of their own, so that no event loop waits on standard error.
+    @discardableResult
+    private func bootstrapLogging(_ settings: HostConfiguration) -> BackgroundLogWriter {
+        let resolved = settings.logFormat.resolved(standardErrorIsTerminal: isatty(STDERR_FILENO) == 1)
+        let format: any LogLineFormat = resolved == .text ? TextLogFormat() : JSONLogFormat()
+        let writer = BackgroundLogWriter(writingTo: .standardError) { dropped in
+            format.line(for: LogRecord(
+                milliseconds: WallClock.nowMilliseconds(), level: .warning, label: "hyphae",
+                message: "log lines dropped: the log could not keep up",
+                fields: [("count", "\(dropped)"), ("event", "log_lines_dropped")]))
+        }
         LoggingSystem.bootstrap { label in
-            var handler = LineLogHandler(label: label, format: format == .text ? TextLogFormat() : JSONLogFormat())
+            var handler = LineLogHandler(label: label, format: format, output: writer.output)
             handler.logLevel = settings.logLevel
             return handler
         }
+        return writer
     }
 }
 
@@ -138,17 +150,32 @@ func reloadOnSignal(_ signalNumber: Int32, server: HyphaeServer) -> Task<Void, N
     }
 }
 
-/// Returns when the process receives SIGINT or SIGTERM.
+/// Returns when the process receives SIGINT or SIGTERM. A second one, while the host
+/// drains, ends the process at once: whoever sends it does not want to wait.
 func waitForShutdownSignal() async {
     let (signals, continuation) = AsyncStream<Int32>.makeStream()
     let queue = DispatchQueue(label: "hyphae.signals")
+    let received = Mutex(0)
     let sources = [SIGINT, SIGTERM].map { signalNumber in
         signal(signalNumber, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
-        source.setEventHandler { continuation.yield(signalNumber) }
+        source.setEventHandler {
+            let count = received.withLock { count in
+                count += 1
+                return count
+            }
+            guard count > 1 else {
+                continuation.yield(signalNumber)
+                return
+            }
+            StandardError.write("hyphae: a second signal; exiting without waiting for connections to close")
+            exit(128 + signalNumber)
+        }
         source.resume()
         return source
     }
     for await _ in signals { break }
-    withExtendedLifetime(sources) {}
+    // The sources stay installed for the rest of the process, to catch the second signal:
+    // retained once more, never released.
+    for source in sources { _ = Unmanaged.passRetained(source as AnyObject) }
 }

@@ -86,6 +86,28 @@ final class ShutdownTests: XCTestCase {
         }
     }
 
+    /// A second SIGTERM during the drain ends the process at once (status 128 + 15), while
+    /// a client that stopped reading would have held the drain for its grace period.
+    func testASecondSignalDuringTheDrainExitsAtOnce() async throws {
+        let pipelines = try TemporaryFolder()
+        for (name, yaml) in PipelineFixtures.standard { try pipelines.write("\(name).yaml", yaml) }
+        let serve = try await ServeProcess.start(["--pipelines", pipelines.url.path], environment: ["MFN_ENV": "dev"])
+        defer { serve.killIfRunning() }
+        let stalled = try await serve.connect()
+        try await stalled.subscribeSucceeding("big", to: "ticker", params: ["rate": 1000, "payload_bytes": 60_000])
+        try await stalled.setReading(false)
+        // Let the socket buffers fill, so that the close frame cannot be written.
+        try await Task.sleep(for: .seconds(2))
+        kill(serve.process.processIdentifier, SIGTERM)
+        try await Task.sleep(for: .milliseconds(300))
+        XCTAssertTrue(serve.process.isRunning, "the drain is under way")
+        kill(serve.process.processIdentifier, SIGTERM)
+        let status = try await serve.waitForExit(timeout: .seconds(3))
+        XCTAssertEqual(status, 128 + SIGTERM, "stderr:\n\(serve.standardError)")
+        XCTAssertTrue(serve.standardError.contains("a second signal"), serve.standardError)
+        await stalled.disconnect()
+    }
+
     func testProdWithoutAKeyRefusesToStartAndSaysHowToSetOne() throws {
         let pipelines = try TemporaryFolder()
         try pipelines.write("ticker.yaml", PipelineFixtures.ticker)

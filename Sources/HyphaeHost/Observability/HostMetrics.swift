@@ -114,6 +114,7 @@ public final class HostMetrics: Sendable {
         metric("hyphae_subscriptions", "gauge", "Active subscriptions.", [("", subscriptionsActive.current)])
         metric("hyphae_subscribe_failures_total", "counter", "Refused subscriptions.", [("", subscribeFailures.current)])
         metric("hyphae_invalid_messages_total", "counter", "Client messages answered with INVALID_MESSAGE or UNKNOWN_MESSAGE_TYPE.", [("", invalidMessages.current)])
+        metric("hyphae_log_lines_dropped_total", "counter", "Log lines dropped because the log could not keep up.", [("", BackgroundLogWriter.droppedLinesTotal)])
         let closes = closesByCode.withLock { $0 }.sorted { $0.key < $1.key }
         metric("hyphae_connection_closes_total", "counter", "Connections closed by the server, by close code.", closes.map { ("code=\"\($0.key)\"", $0.value) })
         let reloadCounts = reloads.withLock { $0 }.sorted { $0.key < $1.key }

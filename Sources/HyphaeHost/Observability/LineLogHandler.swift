@@ -51,6 +51,14 @@ public struct LogRecord: Sendable {
     /// The handler's metadata overlaid with the record's own, sorted by key, so that
     /// two lines of the same event read alike.
     public var fields: [(key: String, value: Logger.MetadataValue)]
+
+    public init(milliseconds: Double, level: Logger.Level, label: String, message: String, fields: [(key: String, value: Logger.MetadataValue)]) {
+        self.milliseconds = milliseconds
+        self.level = level
+        self.label = label
+        self.message = message
+        self.fields = fields
+    }
 }
 
 /// How a record becomes a line.
