@@ -76,7 +76,7 @@ struct Serve: AsyncParsableCommand {
         StandardError.write("hyphae \(HyphaeServer.version) serving \(catalog.pipelines.count) pipeline\(catalog.pipelines.count == 1 ? "" : "s") on ws://\(settings.host):\(port)")
         await waitForShutdownSignal()
         reloadOnHangUp.cancel()
-        await server.shutdown()
+        await server.shutdown(afterReadinessGrace: settings.readinessGrace)
     }
 
     private func resolveConfiguration() throws -> HostConfiguration {

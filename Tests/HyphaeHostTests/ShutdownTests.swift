@@ -86,6 +86,26 @@ final class ShutdownTests: XCTestCase {
         }
     }
 
+    /// On SIGTERM, `/ready` turns 503 for the readiness grace while the listener still
+    /// accepts, so that a load balancer stops sending clients before anyone is refused.
+    func testReadyTurns503BeforeTheListenerCloses() async throws {
+        let pipelines = try TemporaryFolder()
+        for (name, yaml) in PipelineFixtures.standard { try pipelines.write("\(name).yaml", yaml) }
+        let config = try pipelines.write("host.conf", "readiness_grace: 1.5\n")
+        let serve = try await ServeProcess.start(["--pipelines", pipelines.url.path, "--config", config], environment: ["MFN_ENV": "dev"])
+        defer { serve.killIfRunning() }
+        let before = try await HTTPReply.get(host: "127.0.0.1", port: serve.port, path: "/ready")
+        XCTAssertEqual(before.status, 200)
+        kill(serve.process.processIdentifier, SIGTERM)
+        try await Task.sleep(for: .milliseconds(300))
+        let during = try await HTTPReply.get(host: "127.0.0.1", port: serve.port, path: "/ready")
+        XCTAssertEqual(during.status, 503, during.body)
+        let client = try await serve.connect()
+        try await client.subscribeSucceeding("late", to: "ticker")
+        let status = try await serve.waitForExit(timeout: .seconds(15))
+        XCTAssertEqual(status, 0, serve.standardError)
+    }
+
     /// A second SIGTERM during the drain ends the process at once (status 128 + 15), while
     /// a client that stopped reading would have held the drain for its grace period.
     func testASecondSignalDuringTheDrainExitsAtOnce() async throws {

@@ -16,6 +16,7 @@ public final class HostContext: Sendable {
     let registry: StageRegistry
     private let catalog: Mutex<PipelineCatalog>
     private let shuttingDown = Atomic<Bool>(false)
+    private let draining = Atomic<Bool>(false)
     private let openChannels = Mutex<[ObjectIdentifier: Channel]>([:])
 
     public init(configuration: HostConfiguration, catalog: PipelineCatalog, registry: StageRegistry, logger: Logger) {
@@ -62,6 +63,14 @@ public final class HostContext: Sendable {
     }
 
     var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
+
+    /// Whether `/ready` answers 503: the host is about to stop, and load balancers should
+    /// send no new clients, though the listener still accepts.
+    var isDraining: Bool { draining.load(ordering: .relaxed) || isShuttingDown }
+
+    func beginDraining() {
+        draining.store(true, ordering: .relaxed)
+    }
 
     func beginShutdown() -> Bool {
         !shuttingDown.exchange(true, ordering: .relaxed)

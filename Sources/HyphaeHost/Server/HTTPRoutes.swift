@@ -14,7 +14,7 @@ struct HTTPRoutes: Sendable {
         case (.GET, "/health"), (.HEAD, "/health"):
             return .json(["status": "ok"])
         case (.GET, "/ready"), (.HEAD, "/ready"):
-            return host.isShuttingDown
+            return host.isDraining
                 ? .json(["status": "shutting_down"], status: .serviceUnavailable)
                 : .json(["status": "ready", "pipelines": .int(host.pipelines.count)])
         case (.GET, "/metrics"):

@@ -121,6 +121,14 @@ public final class HyphaeServer: Sendable {
         uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? uri
     }
 
+    /// Turns `/ready` to 503 for `seconds` before shutting down, so that a load balancer
+    /// stops sending clients here before the listener closes; then shuts down.
+    public func shutdown(afterReadinessGrace seconds: Double) async {
+        host.beginDraining()
+        if seconds > 0 { try? await Task.sleep(for: .milliseconds(Int(seconds * 1000))) }
+        await shutdown()
+    }
+
     /// Stops accepting, ends every subscription with `stream_end` (`server_shutdown`),
     /// closes every connection with 1001, and waits for them up to the deadline.
     public func shutdown() async {
