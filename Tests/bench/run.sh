@@ -17,7 +17,8 @@
 #   idle           CLIENTS (10000) subscribed to a ticker at 0.1 Hz: host RSS per connection
 #
 # Environment: CLIENTS, RATE, PAYLOAD, DURATION, WARMUP, RAMP, BENCH_THREADS (1),
-# HOST_THREADS (the host's default), PORT (18080), SKIP_BUILD=1 to use the existing build.
+# HOST_THREADS (the host's default), PORT (18080), SKIP_BUILD=1 to use the existing build,
+# HOST_BIN to serve with another `hyphae` binary (the load generator stays this build's).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -33,6 +34,7 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     swift build -c release --manifest-cache none >&2
 fi
 HYPHAE="$ROOT/.build/release/hyphae"
+HOST_BIN=${HOST_BIN:-$HYPHAE}
 RESULTS="$ROOT/.build/bench-results"
 mkdir -p "$RESULTS"
 PORT=${PORT:-18080}
@@ -67,7 +69,10 @@ start_host() {
         printf 'threads: %s\n' "$HOST_THREADS" > "$WORK/host.yaml"
         threads=(--config "$WORK/host.yaml")
     fi
-    "$HYPHAE" serve "${threads[@]}" --port "$PORT" --pipelines "$WORK/pipelines" --log-level warning --log-format text \
+    local format=()
+    # Builds from before --log-format existed log JSON, which is as good here.
+    if "$HOST_BIN" serve --help 2>/dev/null | grep -q -- --log-format; then format=(--log-format text); fi
+    "$HOST_BIN" serve "${threads[@]}" --port "$PORT" --pipelines "$WORK/pipelines" --log-level warning "${format[@]}" \
         2> "$RESULTS/host-$SCENARIO.log" &
     HOST_PID=$!
     wait_for_port "$PORT"
