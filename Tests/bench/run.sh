@@ -5,7 +5,7 @@
 #
 #   Tests/bench/run.sh SCENARIO [more `hyphae bench run` options]
 #
-# Scenarios (issue 6):
+# Scenarios (Docs/PERFORMANCE.md, Fan-out):
 #   broadcast      CLIENTS (1000) on one shared ticker at RATE (100) Hz, PAYLOAD (256) bytes
 #   cpu            the same at 10 Hz: host CPU per delivered frame
 #   broadcast-batched  broadcast on a sink with batch_window_ms: 20 (less CPU, more latency)
