@@ -54,3 +54,44 @@ final class OriginPolicyTests: XCTestCase {
         }
     }
 }
+
+/// Docs/SECURITY.md, What is published.
+final class StatusExposureTests: XCTestCase {
+    private func get(_ host: RunningHost, _ path: String, key: String?) async throws -> String {
+        let client = try await RawWebSocket.connectTCP(port: host.port)
+        var head = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        if let key { head += "Authorization: Bearer \(key)\r\n" }
+        try await client.write(Array((head + "\r\n").utf8))
+        _ = await client.isClosed(within: .seconds(5))
+        return client.receivedText
+    }
+
+    func testThePublicListingNamesFilesWithoutTheirFolder() async throws {
+        try await withHost { host in
+            let listing = try await host.get("/pipelines")
+            XCTAssertTrue(listing.body.contains("\"file\":\"ticker.yaml\""), listing.body)
+            XCTAssertFalse(listing.body.contains("/tmp"), "no server path is published: \(listing.body)")
+        }
+    }
+
+    func testStatusCanRequireAKey() async throws {
+        try await withHost(configure: {
+            $0.statusRequiresKey = true
+            $0.apiKeys = [APIKey(secret: "client-key")]
+            $0.adminKey = "admin-key"
+        }) { host in
+            for path in ["/pipelines", "/metrics"] {
+                let anonymous = try await get(host, path, key: nil)
+                XCTAssertTrue(anonymous.hasPrefix("HTTP/1.1 401"), "\(path): \(anonymous)")
+                let wrong = try await get(host, path, key: "client-key-and-more")
+                XCTAssertTrue(wrong.hasPrefix("HTTP/1.1 401"), "\(path): \(wrong)")
+                for key in ["client-key", "admin-key"] {
+                    let allowed = try await get(host, path, key: key)
+                    XCTAssertTrue(allowed.hasPrefix("HTTP/1.1 200"), "\(path) with \(key): \(allowed)")
+                }
+            }
+            let health = try await get(host, "/health", key: nil)
+            XCTAssertTrue(health.hasPrefix("HTTP/1.1 200"), "health stays public: \(health)")
+        }
+    }
+}

@@ -75,6 +75,8 @@ public struct HostConfiguration: Sendable, Equatable {
     public var eventLoopThreads = System.coreCount
     public var adminKey: String?
     public var limits = HostLimits()
+    /// Whether `GET /pipelines` and `/metrics` require a client or admin key.
+    public var statusRequiresKey = false
     /// Origins whose pages may connect (e.g. `https://dashboard.example.com`); empty allows any.
     public var allowedOrigins: [String] = []
 
@@ -187,6 +189,7 @@ extension HostConfiguration {
         if let keys = config.node("api_keys", type: "list of {key, id, pipelines}", summary: "client API keys") {
             apiKeys += Self.readKeys(keys, config: &config)
         }
+        statusRequiresKey = config.bool("status_requires_key", default: statusRequiresKey, summary: "whether GET /pipelines and /metrics require a client or admin key as Authorization: Bearer")
         allowedOrigins = config.stringList("allowed_origins", default: allowedOrigins, summary: "origins whose web pages may connect, e.g. https://dashboard.example.com; others get 403 (default: any)")
         config.nested("limits", summary: "connection, message, memory and instance limits (Docs/SECURITY.md)") { limits.read(from: &$0) }
     }

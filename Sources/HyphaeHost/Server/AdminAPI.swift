@@ -69,7 +69,7 @@ struct AdminAPI: Sendable {
     }
 
     private func detail(_ definition: PipelineDefinition, instances: [InstanceManager.InstanceSummary], includeSource: Bool) async -> JSONValue {
-        guard case .object(var object) = PipelineStatus.json(for: definition, host: host, instances: instances) else { return .null }
+        guard case .object(var object) = PipelineStatus.json(for: definition, host: host, instances: instances, fullPath: true) else { return .null }
         let errors = await reloader.lastError(forFile: definition.file)
         object["status"] = .string(errors == nil ? "running" : "running_previous_version")
         object["last_error"] = errors.map { .array($0.map(\.json)) } ?? .null

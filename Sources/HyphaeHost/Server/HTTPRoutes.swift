@@ -18,8 +18,10 @@ struct HTTPRoutes: Sendable {
                 ? .json(["status": "shutting_down"], status: .serviceUnavailable)
                 : .json(["status": "ready", "pipelines": .int(host.pipelines.count)])
         case (.GET, "/metrics"):
+            if let refusal = statusRefusal(request) { return refusal }
             return .text(host.metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         case (.GET, "/pipelines"):
+            if let refusal = statusRefusal(request) { return refusal }
             return .json(pipelinesDocument())
         case (_, "/health"), (_, "/ready"), (_, "/metrics"), (_, "/pipelines"):
             return .problem(.methodNotAllowed, "\(request.path) answers GET only")
@@ -29,6 +31,19 @@ struct HTTPRoutes: Sendable {
             }
             return .problem(.notFound, "nothing is served at \(request.path); see GET /pipelines for the WebSocket paths")
         }
+    }
+
+    /// With `status_requires_key`, `/pipelines` and `/metrics` answer only a request that
+    /// carries the admin key or a client API key as `Authorization: Bearer KEY`.
+    private func statusRefusal(_ request: HTTPRequest) -> HTTPResponse? {
+        let configuration = host.configuration
+        guard configuration.statusRequiresKey else { return nil }
+        let presented = request.headers.first(name: "Authorization").flatMap { value -> [UInt8]? in
+            value.hasPrefix("Bearer ") ? Array(value.dropFirst(7).utf8) : nil
+        }
+        let keys = configuration.apiKeys.map(\.secret) + (configuration.adminKey.map { [$0] } ?? [])
+        if let presented, keys.contains(where: { Authenticator.constantTimeEqual(presented, Array($0.utf8)) }) { return nil }
+        return .problem(.unauthorized, "\(request.path) requires a key on this host: send 'Authorization: Bearer <key>' with a client or the admin key")
     }
 
     func pipelinesDocument() -> JSONValue {

@@ -1,8 +1,9 @@
 import HyphaeCore
 
-/// A pipeline as `GET /pipelines` and the admin API show it.
+/// A pipeline as `GET /pipelines` and the admin API show it. The public listing names
+/// the file without its folder; the admin API, behind its key, gives the whole path.
 enum PipelineStatus {
-    static func json(for definition: PipelineDefinition, host: HostContext, instances: [InstanceManager.InstanceSummary]) -> JSONValue {
+    static func json(for definition: PipelineDefinition, host: HostContext, instances: [InstanceManager.InstanceSummary], fullPath: Bool = false) -> JSONValue {
         let metrics = host.metrics.pipeline(definition.name)
         let running = instances.filter { $0.pipeline == definition.name }
         var params = JSONObject()
@@ -10,7 +11,7 @@ enum PipelineStatus {
         return .object([
             "name": .string(definition.name),
             "description": .string(definition.summary),
-            "file": .string(definition.file),
+            "file": .string(fullPath ? definition.file : String(definition.file.split(separator: "/").last ?? "")),
             "version": .string(definition.version),
             "paths": .array(definition.endpointPaths.map(JSONValue.string)),
             "sharing": .string(definition.sharesInstances ? "shared" : "per_subscriber"),
