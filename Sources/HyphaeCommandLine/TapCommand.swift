@@ -48,7 +48,7 @@ struct Tap: AsyncParsableCommand {
 
     private func findPipeline() throws -> PipelineDefinition {
         let isFile = PipelineCatalog.isPipelineFile(named: pipeline) || pipeline.contains("/")
-        let catalog = loadCatalog([isFile ? pipeline : pipelines])
+        let catalog = try loadCatalog([isFile ? pipeline : pipelines])
         if isFile {
             guard let definition = catalog.pipelines.first else {
                 printDiagnostics(catalog.diagnostics)
