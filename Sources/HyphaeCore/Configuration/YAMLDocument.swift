@@ -2,10 +2,13 @@ import Yams
 
 /// Reads YAML text into `ConfigNode`s, turning the parser's own errors into diagnostics.
 public enum YAMLDocument {
-    public static func parse(_ text: String, file: String) -> Result<ConfigNode, Diagnostic> {
+    /// `whenEmpty` says what a file of nothing but comments and blank lines lacks.
+    public static func parse(
+        _ text: String, file: String, whenEmpty: String = "the file is empty; a pipeline needs at least 'name', 'source' and 'sinks'"
+    ) -> Result<ConfigNode, Diagnostic> {
         do {
             guard let root = try Yams.compose(yaml: text) else {
-                return .failure(.error(at: SourceLocation(file: file, line: 1, column: 1), field: nil, "the file is empty; a pipeline needs at least 'name', 'source' and 'sinks'"))
+                return .failure(.error(at: SourceLocation(file: file, line: 1, column: 1), field: nil, whenEmpty))
             }
             return convert(root, file: file)
         } catch let error as YamlError {
