@@ -10,8 +10,8 @@ import HyphaeCore
 /// await HyphaeCommand.main(plugins: [MyStagesPlugin.self])
 /// ```
 ///
-/// Every command then knows those stage types: `serve`, `validate`, `tap`, `test`
-/// and `stages`.
+/// Every command then knows those stage types: `serve`, `validate`, `tap`, `test`,
+/// `graph` and `stages`.
 public enum HyphaeCommand {
     /// Runs the command that the process's arguments name, with the built-in stage
     /// modules and `plugins`. Returns when the command succeeds; on a failure it prints
@@ -32,7 +32,7 @@ struct Hyphae: AsyncParsableCommand {
             transform stages and sink stages; `hyphae stages` lists the stage types this build knows.
             """,
         version: HyphaeVersion.current,
-        subcommands: [Serve.self, Validate.self, Tap.self, Test.self, Stages.self, Subscribe.self, Bench.self]
+        subcommands: [Serve.self, Validate.self, Tap.self, Test.self, Graph.self, Stages.self, Subscribe.self, Bench.self]
     )
 
     /// Parses the command line and runs the command it names. Errors take one of two
