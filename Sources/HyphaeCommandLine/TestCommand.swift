@@ -68,7 +68,8 @@ struct Test: AsyncParsableCommand {
     /// The file's cases with the pipeline they test, or nil after printing why not.
     private func readSuite(_ file: String, loader: PipelineLoader) -> PipelineTestSuite? {
         guard let pipelineFile = PipelineCatalog.testedPipelineFile(ofTestFile: file) else {
-            let stem = URL(fileURLWithPath: file).lastPathComponent.replacingOccurrences(of: ".test.yml", with: "").replacingOccurrences(of: ".test.yaml", with: "")
+            let name = URL(fileURLWithPath: file).lastPathComponent
+            let stem = name.dropLast(name.hasSuffix(".test.yml") ? ".test.yml".count : ".test.yaml".count)
             problem("\(file): no pipeline file \(stem).yaml beside it; a test file is named after the pipeline file it tests")
             return nil
         }
