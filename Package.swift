@@ -56,14 +56,18 @@ let pluginTargets: [Target] = pluginNames.flatMap { name -> [Target] in
 let package = Package(
     name: "Hyphae",
     platforms: [.macOS(.v15)],
+    // A package of your own depends on these to write stage modules (HyphaeCore), to
+    // build a `hyphae` with them (HyphaeCommandLine), or to reuse single built-in
+    // stage modules; Docs/examples/custom-host shows all three.
     products: [
         .executable(name: "hyphae", targets: ["hyphae"]),
         .library(name: "HyphaeCore", targets: ["HyphaeCore"]),
         .library(name: "HyphaeProtocol", targets: ["HyphaeProtocol"]),
         .library(name: "HyphaeHost", targets: ["HyphaeHost"]),
         .library(name: "HyphaeClient", targets: ["HyphaeClient"]),
+        .library(name: "HyphaeCommandLine", targets: ["HyphaeCommandLine"]),
         .library(name: "HyphaePlugins", targets: ["HyphaePlugins"]),
-    ],
+    ] + pluginNames.map { .library(name: $0, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -139,8 +143,10 @@ let package = Package(
             dependencies: ["MFN", "HyphaeCore"],
             path: "Plugins/MFN/Benchmark"
         ),
-        .executableTarget(
-            name: "hyphae",
+        // The command line as a library, so that a program of your own can run it
+        // with stage modules of its own: `HyphaeCommand.main(plugins:)`.
+        .target(
+            name: "HyphaeCommandLine",
             dependencies: [
                 "HyphaeCore",
                 "HyphaeHost",
@@ -151,6 +157,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // `hyphae` itself: the command line with the bundled stage modules only.
+        .executableTarget(
+            name: "hyphae",
+            dependencies: ["HyphaeCommandLine"]
         ),
         // Helpers shared by every test target: fixtures, temporary folders, running the CLI.
         .target(

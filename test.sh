@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds Hyphae and runs every test: the Swift suites, and through them the NumPy
-# cross-check of the MFN engine and the Python example client. The Python modules
-# those two need go into a virtual environment of their own, .venv-tests/, made on
-# the first run; the system's Python is left as it is.
+# cross-check of the MFN engine and the Python example client; then the example
+# package that depends on Hyphae (Docs/examples/custom-host): its build, its tests and
+# its binary. The Python modules that the cross-check and the client need go into a
+# virtual environment of their own, .venv-tests/, made on the first run; the
+# system's Python is left as it is.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -39,15 +41,63 @@ export PATH
 
 swift build --build-tests --manifest-cache none
 
-# The suites are XCTest; the closing line says how many ran and failed.
+# A package of one's own that depends on this checkout (Docs/examples/custom-host). It
+# builds in a scratch folder of its own, so that it shares no build products with the
+# one above and sees Hyphae only through its products, as a user's package does.
+example=Docs/examples/custom-host
+example_build="$PWD/.build/custom-host"
+swift build --package-path "$example" --scratch-path "$example_build" --build-tests --manifest-cache none
+
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+example_log=$(mktemp)
+trap 'rm -f "$log" "$example_log"' EXIT
+
+# "Executed N tests, with M failures" from XCTest's last summary in a log, as "N M".
+xctest_counts() {
+    local summary
+    summary=$(grep -E 'Executed [0-9]+ tests?, with [0-9]+ failures?' "$1" | tail -n 1)
+    [ -n "$summary" ] || { echo "0 0"; return; }
+    echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?, with ([0-9]+) failures?.*/\1 \2/'
+}
+
+# The suites are XCTest; the closing line says how many ran and failed.
 status=0
 swift test --skip-build --disable-swift-testing "$@" 2>&1 | tee "$log" || status=$?
-summary=$(grep -E 'Executed [0-9]+ tests?, with [0-9]+ failures?' "$log" | tail -n 1)
-executed=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
-failed=$(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
-if [ -n "$summary" ]; then
-    echo "$((executed - failed)) passed, $failed failed"
+
+# The example: its own tests, then its binary: the built-in stages and its own `scale`
+# are listed, and the tests of its pipeline (which uses scale) pass.
+example_checks=0
+example_failed=0
+if ! swift test --package-path "$example" --scratch-path "$example_build" --skip-build --disable-swift-testing 2>&1 | tee "$example_log"; then
+    status=1
+    # A run that failed without a failed test (it did not start) still counts, once.
+    if ! grep -qE 'with [1-9][0-9]* failures?' "$example_log"; then
+        example_checks=$((example_checks + 1))
+        example_failed=$((example_failed + 1))
+    fi
+fi
+example_bin=$(swift build --package-path "$example" --scratch-path "$example_build" --show-bin-path)
+stages=$("$example_bin/my-hyphae" stages) || true
+for type in scale ticker simulation moving_average websocket; do
+    example_checks=$((example_checks + 1))
+    if ! grep -q "^$type (" <<<"$stages"; then
+        echo "test.sh: $example_bin/my-hyphae stages does not list '$type'" >&2
+        example_failed=$((example_failed + 1))
+        status=1
+    fi
+done
+example_checks=$((example_checks + 1))
+if ! (cd "$example" && "$example_bin/my-hyphae" test pipelines/); then
+    echo "test.sh: the pipeline tests of $example failed (above)" >&2
+    example_failed=$((example_failed + 1))
+    status=1
+fi
+
+read -r executed failed <<<"$(xctest_counts "$log")"
+read -r example_executed example_xctest_failed <<<"$(xctest_counts "$example_log")"
+if [ "$executed" -gt 0 ]; then
+    total=$((executed + example_executed + example_checks))
+    failures=$((failed + example_xctest_failed + example_failed))
+    echo "$((total - failures)) passed, $failures failed"
 fi
 exit "$status"

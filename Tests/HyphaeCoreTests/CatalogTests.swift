@@ -79,9 +79,33 @@ final class CatalogTests: XCTestCase {
         for name in ["ticker.yaml", "a.yml", "with.dots.yaml", "x.yaml.yml"] {
             XCTAssertTrue(PipelineCatalog.isPipelineFile(named: name), name)
         }
-        for name in [".hidden.yaml", ".a.yml", "notes.txt", "ticker.yaml.swp", "ticker.yaml~", "ticker.YAML", "yaml", ""] {
+        for name in [".hidden.yaml", ".a.yml", "notes.txt", "ticker.yaml.swp", "ticker.yaml~", "ticker.YAML", "yaml", "", "ticker.test.yaml", "a.test.yml"] {
             XCTAssertFalse(PipelineCatalog.isPipelineFile(named: name), name)
         }
+    }
+
+    func testWhichFolderEntriesArePipelineTests() {
+        for name in ["ticker.test.yaml", "a.test.yml", "with.dots.test.yaml"] {
+            XCTAssertTrue(PipelineCatalog.isPipelineTestFile(named: name), name)
+        }
+        for name in ["ticker.yaml", ".ticker.test.yaml", ".test.yaml", "test.yaml", "ticker.test.yaml.swp", "ticker.tests.yaml"] {
+            XCTAssertFalse(PipelineCatalog.isPipelineTestFile(named: name), name)
+        }
+    }
+
+    func testAFolderWithTestsLoadsOnlyItsPipelinesAndFindsWhatEachTestTests() throws {
+        let folder = try TemporaryFolder()
+        try folder.write("a.yaml", pipeline(name: "first", path: "/ws/first"))
+        try folder.write("a.test.yaml", "cases: []")
+        try folder.write("b.yml", pipeline(name: "second", path: "/ws/second"))
+        try folder.write("b.test.yml", "cases: []")
+        try folder.write("orphan.test.yaml", "cases: []")
+        let catalog = PipelineCatalog.load(paths: [folder.url.path], loader: PipelineLoader(registry: TestStagesPlugin.registry(), environment: [:]))
+        XCTAssertFalse(catalog.hasErrors, describe(catalog.diagnostics))
+        XCTAssertEqual(catalog.pipelines.map(\.name), ["first", "second"])
+        let tests = PipelineCatalog.pipelineTestFiles(in: folder.url.path)
+        XCTAssertEqual(tests.map { URL(fileURLWithPath: $0).lastPathComponent }, ["a.test.yaml", "b.test.yml", "orphan.test.yaml"])
+        XCTAssertEqual(tests.map { PipelineCatalog.testedPipelineFile(ofTestFile: $0).map { URL(fileURLWithPath: $0).lastPathComponent } }, ["a.yaml", "b.yml", nil])
     }
 
     func testMissingPathsAndEmptyFolders() throws {

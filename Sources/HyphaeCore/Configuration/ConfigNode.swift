@@ -40,6 +40,25 @@ public struct ConfigNode: Sendable {
         entries?.first { $0.key == key }
     }
 
+    /// The node as JSON, read as YAML 1.2 reads it: a plain scalar is an integer, a
+    /// number, `true`/`false` or null when it spells one, and text otherwise; a quoted
+    /// or block scalar is always text. References such as `${rate}` are left as text.
+    public var jsonValue: JSONValue {
+        switch content {
+        case .scalar(let text, let isPlain):
+            guard isPlain else { return .string(text) }
+            if isNull { return .null }
+            if let integer = Int(text) { return .int(integer) }
+            if let number = Double(text), number.isFinite, text.contains(where: \.isNumber) { return .double(number) }
+            if let flag = BoolSpelling.yaml.parse(text) { return .bool(flag) }
+            return .string(text)
+        case .sequence(let elements):
+            return .array(elements.map(\.jsonValue))
+        case .mapping(let entries):
+            return .object(JSONObject(entries.map { ($0.key, $0.value.jsonValue) }))
+        }
+    }
+
     /// What a person would call this node in "expected X, found Y".
     public var kindDescription: String {
         switch content {

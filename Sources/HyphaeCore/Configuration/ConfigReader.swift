@@ -21,6 +21,10 @@ public struct ConfigReader {
 
     public private(set) var diagnostics: [Diagnostic] = []
     public private(set) var fields: [ConfigField] = []
+    /// Each field as it was read, in the order asked: the value from the mapping
+    /// with params and the environment resolved, else the default; null when an
+    /// optional field is not set. What `hyphae graph` shows of a stage.
+    public private(set) var settings = JSONObject()
     /// Params referred to by the fields read so far.
     public private(set) var usedParams: Set<String> = []
 
@@ -48,12 +52,16 @@ public struct ConfigReader {
 
     /// An integer; with no default the field is required.
     public mutating func int(_ key: String, default fallback: Int?, min: Int? = nil, max: Int? = nil, summary: String) -> Int {
-        readInt(key, default: fallback, min: min, max: max, summary: summary, required: fallback == nil) ?? fallback ?? min ?? 0
+        let value = readInt(key, default: fallback, min: min, max: max, summary: summary, required: fallback == nil) ?? fallback ?? min ?? 0
+        note(key, .int(value))
+        return value
     }
 
     /// An integer that may be left out (nil).
     public mutating func optionalInt(_ key: String, min: Int? = nil, max: Int? = nil, summary: String) -> Int? {
-        readInt(key, default: nil, min: min, max: max, summary: summary, required: false)
+        let value = readInt(key, default: nil, min: min, max: max, summary: summary, required: false)
+        note(key, value.map(JSONValue.int) ?? .null)
+        return value
     }
 
     private mutating func readInt(_ key: String, default fallback: Int?, min: Int?, max: Int?, summary: String, required: Bool) -> Int? {
@@ -83,14 +91,18 @@ public struct ConfigReader {
     public mutating func double(
         _ key: String, default fallback: Double?, min: Double? = nil, max: Double? = nil, below: Double? = nil, summary: String
     ) -> Double {
-        readDouble(key, default: fallback, min: min, max: max, below: below, summary: summary, required: fallback == nil) ?? fallback ?? min ?? 0
+        let value = readDouble(key, default: fallback, min: min, max: max, below: below, summary: summary, required: fallback == nil) ?? fallback ?? min ?? 0
+        note(key, .double(value))
+        return value
     }
 
     /// A number that may be left out (nil).
     public mutating func optionalDouble(
         _ key: String, min: Double? = nil, max: Double? = nil, below: Double? = nil, summary: String
     ) -> Double? {
-        readDouble(key, default: nil, min: min, max: max, below: below, summary: summary, required: false)
+        let value = readDouble(key, default: nil, min: min, max: max, below: below, summary: summary, required: false)
+        note(key, value.map(JSONValue.double) ?? .null)
+        return value
     }
 
     private mutating func readDouble(
@@ -120,6 +132,12 @@ public struct ConfigReader {
     }
 
     public mutating func bool(_ key: String, default fallback: Bool?, summary: String) -> Bool {
+        let value = readBool(key, default: fallback, summary: summary)
+        note(key, .bool(value))
+        return value
+    }
+
+    private mutating func readBool(_ key: String, default fallback: Bool?, summary: String) -> Bool {
         record(ConfigField(name: key, type: "bool", defaultValue: fallback.map(JSONValue.bool), summary: summary, isRequired: fallback == nil))
         guard let (input, location) = input(for: key) else { return fallback ?? false }
         switch input {
@@ -136,12 +154,16 @@ public struct ConfigReader {
 
     /// Text; with no default the field is required.
     public mutating func string(_ key: String, default fallback: String?, allowed: [String]? = nil, summary: String) -> String {
-        readString(key, default: fallback, allowed: allowed, summary: summary, required: fallback == nil) ?? fallback ?? ""
+        let value = readString(key, default: fallback, allowed: allowed, summary: summary, required: fallback == nil) ?? fallback ?? ""
+        note(key, .string(value))
+        return value
     }
 
     /// Text that may be left out (nil).
     public mutating func optionalString(_ key: String, allowed: [String]? = nil, summary: String) -> String? {
-        readString(key, default: nil, allowed: allowed, summary: summary, required: false)
+        let value = readString(key, default: nil, allowed: allowed, summary: summary, required: false)
+        note(key, value.map(JSONValue.string) ?? .null)
+        return value
     }
 
     private mutating func readString(_ key: String, default fallback: String?, allowed: [String]?, summary: String, required: Bool) -> String? {
@@ -173,6 +195,12 @@ public struct ConfigReader {
     }
 
     public mutating func stringList(_ key: String, default fallback: [String]?, allowed: [String]? = nil, summary: String) -> [String] {
+        let value = readStringList(key, default: fallback, allowed: allowed, summary: summary)
+        note(key, .array(value.map(JSONValue.string)))
+        return value
+    }
+
+    private mutating func readStringList(_ key: String, default fallback: [String]?, allowed: [String]?, summary: String) -> [String] {
         record(ConfigField(
             name: key, type: "list of strings", defaultValue: fallback.map { .array($0.map(JSONValue.string)) }, allowedValues: allowed,
             summary: summary, isRequired: fallback == nil))
@@ -216,7 +244,12 @@ public struct ConfigReader {
     /// (a list of mappings); the caller reads and checks it.
     public mutating func node(_ key: String, type: String, summary: String) -> ConfigNode? {
         record(ConfigField(name: key, type: type, summary: summary, isRequired: false))
-        guard let field = entry(for: key), !field.value.isNull else { return nil }
+        guard let field = entry(for: key), !field.value.isNull else {
+            note(key, .null)
+            return nil
+        }
+        // As written: the caller resolves what it reads from the node.
+        note(key, field.value.jsonValue)
         return field.value
     }
 
@@ -291,6 +324,11 @@ public struct ConfigReader {
             fields.append(field)
         }
         return field
+    }
+
+    private mutating func note(_ key: String, _ value: JSONValue) {
+        guard !isDescribing else { return }
+        settings[key] = value
     }
 
     private func entry(for key: String) -> ConfigEntry? {

@@ -9,13 +9,16 @@ public enum YAMLDocument {
     public static let maximumBytes = 1 << 20
     public static let maximumNodes = 100_000
 
-    public static func parse(_ text: String, file: String) -> Result<ConfigNode, Diagnostic> {
+    /// `whenEmpty` says what a file of nothing but comments and blank lines lacks.
+    public static func parse(
+        _ text: String, file: String, whenEmpty: String = "the file is empty; a pipeline needs at least 'name', 'source' and 'sinks'"
+    ) -> Result<ConfigNode, Diagnostic> {
         guard text.utf8.count <= maximumBytes else {
             return .failure(.error(at: SourceLocation(file: file, line: 1, column: 1), field: nil, "the file is \(text.utf8.count) bytes; a pipeline file may have at most \(maximumBytes)"))
         }
         do {
             guard let root = try Yams.compose(yaml: text) else {
-                return .failure(.error(at: SourceLocation(file: file, line: 1, column: 1), field: nil, "the file is empty; a pipeline needs at least 'name', 'source' and 'sinks'"))
+                return .failure(.error(at: SourceLocation(file: file, line: 1, column: 1), field: nil, whenEmpty))
             }
             var walk = Walk()
             return convert(root, file: file, walk: &walk)

@@ -68,9 +68,44 @@ public struct PipelineCatalog: Sendable {
 
     /// Whether a folder entry called `name` is a pipeline file: `*.yaml` or `*.yml`,
     /// and not hidden, so that an editor's `.name.yaml.swp` or a half-copied
-    /// `.name.yaml` is never loaded.
+    /// `.name.yaml` is never loaded. The pipeline tests beside the pipelines
+    /// (`*.test.yaml`) are not pipelines: neither served nor watched for reloads.
     public static func isPipelineFile(named name: String) -> Bool {
-        (name.hasSuffix(".yaml") || name.hasSuffix(".yml")) && !name.hasPrefix(".")
+        (name.hasSuffix(".yaml") || name.hasSuffix(".yml")) && !name.hasPrefix(".") && !isPipelineTestFile(named: name)
+    }
+
+    /// Whether a folder entry called `name` holds pipeline tests: `*.test.yaml` or
+    /// `*.test.yml`, not hidden, with a name before the suffix.
+    public static func isPipelineTestFile(named name: String) -> Bool {
+        testedPipelineStem(ofTestFile: name) != nil
+    }
+
+    /// `ticker` for `ticker.test.yaml`; nil for a name that is no pipeline test file.
+    static func testedPipelineStem(ofTestFile name: String) -> Substring? {
+        guard !name.hasPrefix(".") else { return nil }
+        for suffix in [".test.yaml", ".test.yml"] where name.hasSuffix(suffix) && name.count > suffix.count {
+            return name.dropLast(suffix.count)
+        }
+        return nil
+    }
+
+    /// The pipeline file that the tests in `testFile` test: the file beside it with
+    /// the same name before `.test.yaml`, ending in `.yaml` or, failing that, `.yml`.
+    /// Nil when `testFile` is no test file or there is no such pipeline file.
+    public static func testedPipelineFile(ofTestFile testFile: String) -> String? {
+        let url = URL(fileURLWithPath: testFile)
+        guard let stem = testedPipelineStem(ofTestFile: url.lastPathComponent) else { return nil }
+        let folder = String(testFile.dropLast(url.lastPathComponent.count))
+        return [".yaml", ".yml"].map { folder + stem + $0 }.first { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    /// The pipeline test files directly inside a folder, in name order.
+    public static func pipelineTestFiles(in directory: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names
+            .filter(isPipelineTestFile(named:))
+            .sorted()
+            .map { directory.hasSuffix("/") ? directory + $0 : directory + "/" + $0 }
     }
 
     /// The pipeline files directly inside a folder, in name order; none when it cannot be listed.

@@ -113,7 +113,7 @@ public struct PipelineDefinition: Sendable {
             var reader = ConfigReader(node: spec.node, stageType: spec.type, fieldPrefix: spec.fieldPath, values: values)
             let configuration = spec.descriptor.configuration(from: &reader)
             problems += reader.diagnostics
-            return ConfiguredStage(descriptor: spec.descriptor, configuration: configuration)
+            return ConfiguredStage(descriptor: spec.descriptor, configuration: configuration, settings: reader.settings, fieldPath: spec.fieldPath)
         }
         let configuration = PipelineConfiguration(
             pipeline: name,
@@ -134,6 +134,10 @@ public struct PipelineDefinition: Sendable {
 public struct ConfiguredStage: Sendable {
     public var descriptor: StageDescriptor
     public var configuration: any StageConfiguration
+    /// Every field as it was read: params and defaults resolved, null where unset.
+    public var settings = JSONObject()
+    /// Where the stage sits in its file, e.g. `transforms[1]`.
+    public var fieldPath = ""
 
     public func makeSource(context: StageContext) throws -> any SourceStage {
         try descriptor.makeSource(configuration, context: context)

@@ -8,16 +8,20 @@ public struct PipelineRun {
         public init() {}
     }
 
-    private var source: any SourceStage
+    private var source: any FrameSource
     private var transforms: [any TransformStage]
     private var sinks: [any FrameSink]
     private var nextSequence = 0
     /// One reusable output buffer per transform, so passing a frame through allocates nothing.
     private var outputs: [[Frame]]
 
-    /// Makes every stage; sinks can be replaced (tap prints instead of serving).
-    public init(configuration: PipelineConfiguration, context: StageContext, sinks replacement: [any FrameSink]? = nil) throws {
-        source = try configuration.source.makeSource(context: context)
+    /// Makes every stage. The source can be replaced (a pipeline test feeds frames of
+    /// its own to the transforms), and so can the sinks (tap prints instead of serving).
+    public init(
+        configuration: PipelineConfiguration, context: StageContext,
+        source sourceReplacement: (any FrameSource)? = nil, sinks replacement: [any FrameSink]? = nil
+    ) throws {
+        source = try sourceReplacement ?? configuration.source.makeSource(context: context)
         transforms = try configuration.transforms.map { try $0.makeTransform(context: context) }
         sinks = try replacement ?? configuration.sinks.map { try $0.makeSink(context: context) }
         outputs = Array(repeating: [], count: transforms.count)

@@ -24,12 +24,21 @@ public struct StageContext: Sendable {
     }
 }
 
-/// Produces a pipeline's frames until it finishes or its task is cancelled.
+/// What a pipeline run pulls its frames from: a source stage, or frames a pipeline
+/// test feeds in.
 ///
 /// A source is pulled: the run asks for the next frame when the stages after it
 /// have taken the last one, so a source that paces itself (sleeps until its next
 /// tick) needs no buffer of its own.
-public protocol SourceStage: SendableMetatype {
+public protocol FrameSource {
+    /// The next frame, or nil when the stream is complete. Throwing ends the stream
+    /// with `STREAM_ERROR`; the error's description is what subscribers read.
+    mutating func next() async throws -> Frame?
+}
+
+/// A source stage type that pipeline files name: produces a pipeline's frames until
+/// it finishes or its task is cancelled.
+public protocol SourceStage: FrameSource, SendableMetatype {
     associatedtype Configuration: StageConfiguration
     /// The name pipeline files use in `type:`.
     static var stageType: String { get }
@@ -40,10 +49,6 @@ public protocol SourceStage: SendableMetatype {
     static func isFinite(_ configuration: Configuration) -> Bool
 
     init(configuration: Configuration, context: StageContext) throws
-
-    /// The next frame, or nil when the stream is complete. Throwing ends the stream
-    /// with `STREAM_ERROR`; the error's description is what subscribers read.
-    mutating func next() async throws -> Frame?
 }
 
 extension SourceStage {

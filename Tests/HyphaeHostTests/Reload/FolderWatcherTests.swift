@@ -54,6 +54,19 @@ final class FolderWatcherTests: XCTestCase {
         }
     }
 
+    /// Editing a pipeline's tests (`*.test.yaml`) must not reload the pipelines.
+    func testThePipelineTestsBesideThePipelinesAreNotWatched() throws {
+        let folder = try TemporaryFolder()
+        try folder.write("ticker.yaml", "name: ticker")
+        try folder.write("ticker.test.yaml", "cases: []")
+        let watcher = FolderWatcher(directory: folder.url.path)
+        let before = watcher.snapshot()
+        XCTAssertEqual(before.files.keys.sorted(), ["ticker.yaml"])
+        try folder.write("ticker.test.yaml", "cases: [] # changed, and longer")
+        try folder.write("other.test.yml", "cases: []")
+        XCTAssertEqual(watcher.snapshot(), before)
+    }
+
     private func writeSlowly(_ pieces: [String], to file: URL, every interval: Duration) async throws {
         guard FileManager.default.createFile(atPath: file.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
         let handle = try FileHandle(forWritingTo: file)

@@ -1,7 +1,28 @@
 import ArgumentParser
 import HyphaeCore
 
-@main
+/// The `hyphae` command line, for a program of your own that adds its stage modules
+/// to the built-in ones. Its `main.swift`:
+///
+/// ```swift
+/// import HyphaeCommandLine
+/// import MyStages
+/// await HyphaeCommand.main(plugins: [MyStagesPlugin.self])
+/// ```
+///
+/// Every command then knows those stage types: `serve`, `validate`, `tap`, `test`,
+/// `graph` and `stages`.
+public enum HyphaeCommand {
+    /// Runs the command that the process's arguments name, with the built-in stage
+    /// modules and `plugins`. Returns when the command succeeds; on a failure it prints
+    /// why and exits the process (status 1, or 64 for a mistake in the command line).
+    public static func main(plugins: [any StagePlugin.Type]) async {
+        await InstalledPlugins.$current.withValue(InstalledPlugins(adding: plugins)) {
+            await Hyphae.main()
+        }
+    }
+}
+
 struct Hyphae: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hyphae",
@@ -11,7 +32,7 @@ struct Hyphae: AsyncParsableCommand {
             transform stages and sink stages; `hyphae stages` lists the stage types this build knows.
             """,
         version: HyphaeVersion.current,
-        subcommands: [Serve.self, Validate.self, Tap.self, Stages.self, Subscribe.self, Bench.self]
+        subcommands: [Serve.self, Validate.self, Tap.self, Test.self, Graph.self, Stages.self, Subscribe.self, Bench.self]
     )
 
     /// Parses the command line and runs the command it names. Errors take one of two

@@ -17,7 +17,7 @@ struct Validate: ParsableCommand {
     var strict = false
 
     func run() throws {
-        let catalog = loadCatalog(paths)
+        let catalog = try loadCatalog(paths)
         printDiagnostics(catalog.diagnostics)
         for pipeline in catalog.pipelines {
             print("\(pipeline.file): ok: \(pipeline.summaryLine)")

@@ -14,7 +14,7 @@ struct Stages: ParsableCommand {
     var json = false
 
     func run() throws {
-        let registry = InstalledPlugins.registry()
+        let registry = try InstalledPlugins.current.registry()
         var descriptors = registry.all
         if !types.isEmpty {
             for type in types where registry[type] == nil {

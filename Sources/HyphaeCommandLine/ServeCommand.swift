@@ -58,10 +58,7 @@ struct Serve: AsyncParsableCommand {
         let logWriter = bootstrapLogging(settings)
         defer { logWriter.drain() }
         let logger = Logger(label: "hyphae")
-        let registry = InstalledPlugins.registry()
-        guard registry.conflicts.isEmpty else {
-            throw CommandFailure("two stage modules register the same stage type: \(registry.conflicts.joined(separator: ", "))")
-        }
+        let registry = try InstalledPlugins.current.registry()
         let catalog = PipelineCatalog.load(paths: [settings.pipelinesDirectory], loader: PipelineLoader(registry: registry))
         for diagnostic in catalog.diagnostics {
             logger.log(level: diagnostic.isError ? .error : .warning, "\(diagnostic.description)", metadata: ["event": "pipeline_invalid"])

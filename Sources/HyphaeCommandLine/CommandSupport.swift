@@ -32,8 +32,8 @@ extension PipelineDefinition {
 }
 
 /// Loads a catalog of pipeline files with every installed stage type.
-func loadCatalog(_ paths: [String]) -> PipelineCatalog {
-    let registry = InstalledPlugins.registry()
+func loadCatalog(_ paths: [String]) throws(CommandFailure) -> PipelineCatalog {
+    let registry = try InstalledPlugins.current.registry()
     return PipelineCatalog.load(paths: paths, loader: PipelineLoader(registry: registry))
 }
 

@@ -31,38 +31,14 @@ struct Tap: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let definition = try findPipeline()
-        let given = try params.values(declaredBy: definition)
-        let configuration: PipelineConfiguration
-        switch definition.resolveParams(given).flatMap({ definition.configure(with: $0) }) {
-        case .success(let configured): configuration = configured
-        case .failure(let error): throw ValidationError(error.description)
-        }
+        let definition = try findPipeline(pipeline, in: pipelines)
+        let configuration = try definition.configured(with: params)
         let context = StageContext(pipeline: definition.name, instance: "tap", logger: Logger(label: "hyphae.tap"))
         var run = try PipelineRun(configuration: configuration, context: context, sinks: [TapSink(limit: frames, streamID: streamID)])
         let end = await run.run()
         if case .failed(let message) = end {
             throw CommandFailure("the pipeline '\(definition.name)' failed: \(message)")
         }
-    }
-
-    private func findPipeline() throws -> PipelineDefinition {
-        let isFile = PipelineCatalog.isPipelineFile(named: pipeline) || pipeline.contains("/")
-        let catalog = loadCatalog([isFile ? pipeline : pipelines])
-        if isFile {
-            guard let definition = catalog.pipelines.first else {
-                printDiagnostics(catalog.diagnostics)
-                throw ExitCode(1)
-            }
-            return definition
-        }
-        if let definition = catalog[pipeline] { return definition }
-        if let failed = catalog.files.first(where: { $0.pipeline == nil && $0.file.hasSuffix("/\(pipeline).yaml") }) {
-            printDiagnostics(failed.diagnostics)
-            throw ExitCode(1)
-        }
-        let names = catalog.pipelines.map(\.name)
-        throw ValidationError("no pipeline named '\(pipeline)' in \(pipelines)\(Suggestions.didYouMean(pipeline, in: names)) (found: \(names.joined(separator: ", ")))")
     }
 }
 

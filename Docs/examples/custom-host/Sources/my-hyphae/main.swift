@@ -1,0 +1,3 @@
+import HyphaeCommandLine
+import Scale
+await HyphaeCommand.main(plugins: [ScalePlugin.self])

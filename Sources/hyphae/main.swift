@@ -1,0 +1,3 @@
+import HyphaeCommandLine
+
+await HyphaeCommand.main(plugins: [])
