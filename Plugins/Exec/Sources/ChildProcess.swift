@@ -267,10 +267,16 @@ final class ChildProcess: Sendable {
         return ChildProcess(lines: inbox, channel: channel, watch: watch, eventLoop: eventLoop)
     }
 
-    /// Writes a line to the program's input. Not awaited: the stage waits for the
-    /// answer instead, whose deadline also covers a program that does not read.
-    func send(_ line: ByteBuffer) {
-        channel.writeAndFlush(line, promise: nil)
+    /// Writes a line to the program's input and starts the deadline of its answer,
+    /// in one turn of the event loop. Not awaited: the stage waits for the answer,
+    /// whose deadline also covers a program that does not read.
+    func send(_ line: ByteBuffer, answerWithin timeout: TimeAmount?) {
+        let channel = channel
+        let lines = lines
+        eventLoop.execute {
+            channel.writeAndFlush(line, promise: nil)
+            if let timeout { lines.arm(timeout) }
+        }
     }
 
     /// Closes the program's input, which tells it that no more frames will come.

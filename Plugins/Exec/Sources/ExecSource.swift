@@ -56,7 +56,7 @@ public struct ExecSource: SourceStage {
             let deadline = supervisor.answerDeadline
             let line: ProgramLine?
             do {
-                line = try await child.lines.next(timeout: deadline?.timeout)
+                line = try await child.lines.next(within: deadline?.timeout)
             } catch is LineInbox.Timeout {
                 _ = try await supervisor.stopped(.failure("wrote no frame within \(deadline?.setting ?? "its deadline")"), framesLost: 0)
                 continue

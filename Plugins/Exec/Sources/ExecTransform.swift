@@ -48,11 +48,11 @@ public struct ExecTransform: TransformStage {
         let sequence = self.sequence
         self.sequence += 1
         let child = try await supervisor.running()
-        child.send(encoder.line(for: frame, sequence: sequence, allocator: allocator))
         let deadline = supervisor.answerDeadline
+        child.send(encoder.line(for: frame, sequence: sequence, allocator: allocator), answerWithin: deadline?.timeout)
         let line: ProgramLine?
         do {
-            line = try await child.lines.next(timeout: deadline?.timeout)
+            line = try await child.lines.next()
         } catch is LineInbox.Timeout {
             let setting = deadline?.setting ?? "its deadline"
             _ = try await supervisor.stopped(.failure("did not answer frame \(sequence) within \(setting)"), framesLost: 1)
@@ -96,7 +96,7 @@ public struct ExecTransform: TransformStage {
             let deadline = supervisor.answerDeadline
             let line: ProgramLine?
             do {
-                line = try await child.lines.next(timeout: deadline?.timeout)
+                line = try await child.lines.next(within: deadline?.timeout)
             } catch is LineInbox.Timeout {
                 await supervisor.stop()
                 throw StageError("\(supervisor.programName) did not finish within \(deadline?.setting ?? "its deadline") after its input ended; it was stopped. A program should exit when its standard input closes.")

@@ -3,7 +3,7 @@ import Synchronization
 
 /// The program's output lines on their way from the event loop to the stage: a
 /// queue of at most `capacity` lines (plus what one read brings) with one consumer,
-/// who may wait for the next line with a deadline.
+/// and a deadline for the next line.
 ///
 /// It is the only buffer between the pipe and the stage. When it is full the
 /// channel stops reading, the pipe fills, and the program's writes block: a program
@@ -15,11 +15,10 @@ final class LineInbox: Sendable {
         case failed(ProtocolViolation)
     }
 
-    /// Thrown by `next` when no line came before its deadline.
+    /// Thrown by `next` when the deadline passed before a line came.
     struct Timeout: Error {}
 
-    private struct Waiter {
-        var continuation: CheckedContinuation<ProgramLine?, any Error>
+    private struct Deadline {
         var ticket: UInt64
         var timer: Scheduled<Void>?
     }
@@ -28,10 +27,13 @@ final class LineInbox: Sendable {
         var lines: [ProgramLine] = []
         var head = 0
         var ending: Ending?
-        var waiter: Waiter?
-        var tickets: UInt64 = 0
+        var waiter: CheckedContinuation<ProgramLine?, any Error>?
         /// Set when the channel stopped reading because the queue was full.
         var readingPaused = false
+        var deadline: Deadline?
+        var tickets: UInt64 = 0
+        /// The deadline passed with nobody waiting; the next `next` finds out.
+        var expired = false
 
         var count: Int { lines.count - head }
 
@@ -44,6 +46,12 @@ final class LineInbox: Sendable {
                 head = 0
             }
             return line
+        }
+
+        /// A line came or was taken: the deadline is met.
+        mutating func disarm() -> Scheduled<Void>? {
+            defer { deadline = nil }
+            return deadline?.timer
         }
     }
 
@@ -62,21 +70,38 @@ final class LineInbox: Sendable {
         resumeReading.withLock { $0 = resume }
     }
 
+    /// Gives the next line `timeout` to arrive, from now. Cheapest on the event loop,
+    /// where the exec transform calls it right after writing the frame.
+    func arm(_ timeout: TimeAmount) {
+        let ticket: UInt64 = state.withLock { state in
+            state.tickets &+= 1
+            state.expired = false
+            state.deadline = Deadline(ticket: state.tickets)
+            return state.tickets
+        }
+        let timer = eventLoop.scheduleTask(in: timeout) { [self] in expire(ticket) }
+        let stale: Bool = state.withLock { state in
+            guard state.deadline?.ticket == ticket else { return true }
+            state.deadline?.timer = timer
+            return false
+        }
+        if stale { timer.cancel() }
+    }
+
     // MARK: The channel's side
 
     func push(_ line: ProgramLine) {
-        let waiter: Waiter? = state.withLock { state in
-            if state.waiter != nil, state.count == 0 {
-                defer { state.waiter = nil }
-                return state.waiter
+        let (waiter, timer): (CheckedContinuation<ProgramLine?, any Error>?, Scheduled<Void>?) = state.withLock { state in
+            let timer = state.disarm()
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return (waiter, timer)
             }
             state.lines.append(line)
-            return nil
+            return (nil, timer)
         }
-        if let waiter {
-            waiter.timer?.cancel()
-            waiter.continuation.resume(returning: line)
-        }
+        timer?.cancel()
+        waiter?.resume(returning: line)
     }
 
     /// Whether the channel should read again; when not, the consumer resumes it.
@@ -89,30 +114,33 @@ final class LineInbox: Sendable {
     }
 
     func finish(_ ending: Ending) {
-        let waiter: Waiter? = state.withLock { state in
+        let waiter: CheckedContinuation<ProgramLine?, any Error>? = state.withLock { state in
             guard state.ending == nil else { return nil }
             state.ending = ending
-            guard state.count == 0 else { return nil }
             defer { state.waiter = nil }
             return state.waiter
         }
-        guard let waiter else { return }
-        waiter.timer?.cancel()
-        Self.resume(waiter.continuation, with: ending)
+        waiter.map { Self.resume($0, with: ending) }
     }
 
     // MARK: The stage's side
 
+    /// `next()` with a deadline from now, armed only when no line is there to take.
+    func next(within timeout: TimeAmount?) async throws -> ProgramLine? {
+        if let timeout, state.withLock({ $0.count == 0 && $0.ending == nil }) { arm(timeout) }
+        return try await next()
+    }
+
     /// The next line; nil once the output has ended. Throws the violation that ended
-    /// it, `Timeout` when `timeout` passes first, or `CancellationError`.
-    func next(timeout: TimeAmount?) async throws -> ProgramLine? {
+    /// it, `Timeout` when an armed deadline passes first, or `CancellationError`.
+    func next() async throws -> ProgramLine? {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ProgramLine?, any Error>) in
                 enum Outcome {
-                    case line(ProgramLine, resume: (@Sendable () -> Void)?)
+                    case line(ProgramLine, timer: Scheduled<Void>?, resume: (@Sendable () -> Void)?)
                     case ended(Ending)
-                    case cancelled
-                    case waiting(UInt64)
+                    case failed(any Error)
+                    case waiting
                 }
                 let outcome: Outcome = state.withLock { state in
                     if let line = state.popFirst() {
@@ -121,51 +149,52 @@ final class LineInbox: Sendable {
                             state.readingPaused = false
                             resume = resumeReading.withLock { $0 }
                         }
-                        return .line(line, resume: resume)
+                        return .line(line, timer: state.disarm(), resume: resume)
                     }
                     if let ending = state.ending { return .ended(ending) }
+                    if state.expired {
+                        state.expired = false
+                        return .failed(Timeout())
+                    }
                     // Checked under the lock: a cancellation that comes later finds the waiter.
-                    if Task.isCancelled { return .cancelled }
-                    state.tickets &+= 1
-                    state.waiter = Waiter(continuation: continuation, ticket: state.tickets)
-                    return .waiting(state.tickets)
+                    if Task.isCancelled { return .failed(CancellationError()) }
+                    state.waiter = continuation
+                    return .waiting
                 }
                 switch outcome {
-                case .line(let line, let resume):
+                case .line(let line, let timer, let resume):
+                    timer?.cancel()
                     continuation.resume(returning: line)
                     resume?()
                 case .ended(let ending):
                     Self.resume(continuation, with: ending)
-                case .cancelled:
-                    continuation.resume(throwing: CancellationError())
-                case .waiting(let ticket):
-                    guard let timeout else { return }
-                    let timer = eventLoop.scheduleTask(in: timeout) { [self] in expire(ticket) }
-                    let answered = state.withLock { state in
-                        guard state.waiter?.ticket == ticket else { return true }
-                        state.waiter?.timer = timer
-                        return false
-                    }
-                    if answered { timer.cancel() }
+                case .failed(let error):
+                    continuation.resume(throwing: error)
+                case .waiting:
+                    break
                 }
             }
         } onCancel: {
-            let waiter: Waiter? = state.withLock { state in
+            let waiter: CheckedContinuation<ProgramLine?, any Error>? = state.withLock { state in
                 defer { state.waiter = nil }
                 return state.waiter
             }
-            waiter?.timer?.cancel()
-            waiter?.continuation.resume(throwing: CancellationError())
+            waiter?.resume(throwing: CancellationError())
         }
     }
 
     private func expire(_ ticket: UInt64) {
-        let waiter: Waiter? = state.withLock { state in
-            guard state.waiter?.ticket == ticket else { return nil }
-            defer { state.waiter = nil }
-            return state.waiter
+        let waiter: CheckedContinuation<ProgramLine?, any Error>? = state.withLock { state in
+            guard state.deadline?.ticket == ticket else { return nil }
+            state.deadline = nil
+            guard let waiter = state.waiter else {
+                state.expired = true
+                return nil
+            }
+            state.waiter = nil
+            return waiter
         }
-        waiter?.continuation.resume(throwing: Timeout())
+        waiter?.resume(throwing: Timeout())
     }
 
     private static func resume(_ continuation: CheckedContinuation<ProgramLine?, any Error>, with ending: Ending) {
