@@ -110,6 +110,25 @@ final class ExecTransformTests: XCTestCase {
         XCTAssertTrue(message.contains("1 frame lost"), message)
     }
 
+    func testAFailingProgramLeavesOtherRunsAlone() async throws {
+        let programs = try PythonPrograms()
+        try programs.write("doubler.py", PythonPrograms.doubler)
+        try programs.write("crash.py", "import sys\nsys.stdin.readline()\nsys.exit(1)\n")
+        let healthy = pipelineYAML(
+            name: "healthy", source: ["type: counter", "count: 300"],
+            transforms: [["type: exec"] + programs.stageLines("doubler.py")])
+        let broken = pipelineYAML(
+            name: "broken", source: ["type: counter", "count: 300"],
+            transforms: [["type: exec"] + programs.stageLines("crash.py", ["restart: never"])])
+        async let healthyRun = runPipeline(healthy)
+        async let brokenRun = runPipeline(broken)
+        let (healthyEnd, healthyFrames) = try await healthyRun
+        let (brokenEnd, _) = try await brokenRun
+        XCTAssertTrue(brokenEnd.failureMessage?.contains("of pipeline 'broken' exited with status 1") ?? false, "\(brokenEnd)")
+        XCTAssertEqual(healthyEnd, .complete)
+        XCTAssertEqual(healthyFrames.frames.count, 300, "each run has its own program")
+    }
+
     func testRestartsStopAtTheBudget() async throws {
         let programs = try PythonPrograms()
         try programs.write("crash.py", "import sys\nsys.stdin.readline()\nsys.exit(1)\n")
