@@ -52,7 +52,7 @@ enum ProgramReplyParser {
         do {
             value = try JSONParser.parse(Array(line.bytes.readableBytesView))
         } catch {
-            throw violation("is not JSON (\(error)); write one JSON object per line, and log to standard error, not standard output")
+            throw violation("is not JSON (\(error))")
         }
         guard case .object(let object) = value else {
             throw violation("is \(value.typeDescription), not a frame object such as {\"type\": \"tick\", \"payload\": {}} or {\"frames\": [...]}")

@@ -82,7 +82,7 @@ final class ExecProtocolTests: XCTestCase {
     }
 
     func testEveryPartOfAReplyIsChecked() {
-        XCTAssertEqual(problem("hello"), "is not JSON (invalid JSON at byte 0: unexpected character 'h'); write one JSON object per line, and log to standard error, not standard output")
+        XCTAssertEqual(problem("hello"), "is not JSON (invalid JSON at byte 0: unexpected character 'h')")
         XCTAssertEqual(problem("[1]"), "is an array, not a frame object such as {\"type\": \"tick\", \"payload\": {}} or {\"frames\": [...]}")
         XCTAssertEqual(problem(#"{"payload":{}}"#), "has no 'type' (the frame's message type, e.g. \"tick\"), nor 'frames'")
         XCTAssertEqual(problem(#"{"type":"t","payliad":{}}"#), "has the key 'payliad', which a frame does not take; did you mean 'payload'? (known: type, payload, essential, timestamp, sequence)")
