@@ -8,6 +8,11 @@ import PackageDescription
 // A module that needs more than HyphaeCore lists it in `extraPluginDependencies`.
 let extraPluginDependencies: [String: [Target.Dependency]] = [
     "Console": [.product(name: "Logging", package: "swift-log")],
+    "Exec": [
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+    ],
 ]
 
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

@@ -1,5 +1,6 @@
 import Compression
 import Console
+import Exec
 import HyphaeCore
 import MFN
 import MovingAverage
@@ -12,6 +13,7 @@ public enum BundledPlugins {
     public static let all: [any StagePlugin.Type] = [
         CompressionPlugin.self,
         ConsolePlugin.self,
+        ExecPlugin.self,
         MFNPlugin.self,
         MovingAveragePlugin.self,
         SamplingPlugin.self,

@@ -240,6 +240,38 @@ public struct ConfigReader {
         return items.map(\.0)
     }
 
+    /// A mapping of names to text, such as the environment of a program a stage runs.
+    /// Each value may refer to params and the environment like any scalar field; a
+    /// param that is not text is written as JSON. A null value is reported, since
+    /// leaving a name without a value is more likely a slip than a wish for "".
+    public mutating func stringMapping(_ key: String, summary: String) -> [(key: String, value: String)] {
+        record(ConfigField(name: key, type: "mapping of strings", summary: summary, isRequired: false))
+        guard let field = entry(for: key), !field.value.isNull else { return [] }
+        guard let members = field.value.entries else {
+            problem(key, at: field.value.location, "expected a mapping of names to text, found \(field.value.kindDescription)")
+            return []
+        }
+        var pairs: [(key: String, value: String)] = []
+        for member in members {
+            let memberKey = "\(key).\(member.key)"
+            if member.value.isNull {
+                problem(memberKey, at: member.value.location, "expected text, found nothing; write \"\" for an empty value")
+                continue
+            }
+            guard let (input, _) = resolveScalar(member.value, key: memberKey) else { continue }
+            switch input {
+            case .text(let text, _): pairs.append((member.key, text))
+            case .value(let value, _): pairs.append((member.key, value.stringValue ?? value.jsonText))
+            }
+        }
+        note(key, .object(JSONObject(pairs.map { ($0.key, JSONValue.string($0.value)) })))
+        return pairs
+    }
+
+    /// The file the stage's mapping was read from, as the loader was given it; nil
+    /// while describing. A stage that names files resolves them against its folder.
+    public var file: String? { node?.location.file }
+
     /// The field's node as written, for settings with a shape of their own
     /// (a list of mappings); the caller reads and checks it.
     public mutating func node(_ key: String, type: String, summary: String) -> ConfigNode? {

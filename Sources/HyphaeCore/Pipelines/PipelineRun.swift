@@ -70,7 +70,7 @@ public struct PipelineRun {
         var produced = outputs[stage]
         outputs[stage] = []
         produced.removeAll(keepingCapacity: true)
-        try transforms[stage].process(frame, into: &produced)
+        try await transforms[stage].process(frame, into: &produced)
         for output in produced {
             try await push(output, from: stage + 1)
         }
@@ -83,7 +83,7 @@ public struct PipelineRun {
     private mutating func flushTransforms() async throws {
         for stage in transforms.indices {
             var held: [Frame] = []
-            try transforms[stage].finish(into: &held)
+            try await transforms[stage].finish(into: &held)
             for frame in held {
                 try await push(frame, from: stage + 1)
             }

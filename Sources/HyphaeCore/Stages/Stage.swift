@@ -63,14 +63,16 @@ public protocol TransformStage: SendableMetatype {
 
     init(configuration: Configuration, context: StageContext) throws
 
-    /// Appends what `frame` becomes to `output`.
-    mutating func process(_ frame: Frame, into output: inout [Frame]) throws
+    /// Appends what `frame` becomes to `output`. Asynchronous so that a transform
+    /// can wait for something outside the task (a program it runs) without holding a
+    /// thread; a transform that computes in place implements it synchronously.
+    mutating func process(_ frame: Frame, into output: inout [Frame]) async throws
     /// Appends any frames still held back once the source has finished.
-    mutating func finish(into output: inout [Frame]) throws
+    mutating func finish(into output: inout [Frame]) async throws
 }
 
 extension TransformStage {
-    public mutating func finish(into output: inout [Frame]) throws {}
+    public mutating func finish(into output: inout [Frame]) async throws {}
 }
 
 /// How a stream ended, as its sinks are told.
