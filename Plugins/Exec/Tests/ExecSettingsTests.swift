@@ -114,8 +114,8 @@ final class ExecSettingsTests: XCTestCase {
         let shared = ["command", "working_directory", "env", "restart", "max_restarts", "restart_window_ms", "restart_backoff_ms", "startup_timeout_ms", "frame_timeout_ms", "max_line_bytes"]
         XCTAssertEqual(transform.fields.map(\.name), shared)
         XCTAssertEqual(source.fields.map(\.name), shared + ["finite"])
-        XCTAssertEqual(transform.fields.first { $0.name == "frame_timeout_ms" }?.defaultValue, "5000")
+        XCTAssertEqual(transform.fields.first { $0.name == "frame_timeout_ms" }?.defaultValue, .int(5000))
         XCTAssertNil(source.fields.first { $0.name == "frame_timeout_ms" }?.defaultValue)
-        XCTAssertEqual(transform.fields.first { $0.name == "restart" }?.defaultValue, "on_failure")
+        XCTAssertEqual(transform.fields.first { $0.name == "restart" }?.defaultValue, .string("on_failure"))
     }
 }
