@@ -154,6 +154,7 @@ let package = Package(
             name: "HyphaeCommandLine",
             dependencies: [
                 "HyphaeCore",
+                "HyphaeProtocol",
                 "HyphaeHost",
                 "HyphaePlugins",
                 "HyphaeClient",

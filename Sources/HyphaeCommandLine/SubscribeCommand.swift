@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HyphaeClient
 import HyphaeCore
+import HyphaeProtocol
 
 struct Subscribe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -51,15 +52,12 @@ struct Subscribe: AsyncParsableCommand {
             if let key = credentials.key() {
                 try await authenticate(client, key: key)
             }
-            var payload: JSONObject = ["stream_id": .string(streamID)]
-            if let name = pipeline ?? stream { payload["stream_type"] = .string(name) }
-            let given = params.untypedValues
-            if !given.isEmpty { payload["params"] = .object(given) }
-            try await exchange("while subscribing") { try await client.send(type: "subscribe", payload: payload) }
+            let subscribe = ClientMessage.subscribe(streamID: streamID, pipeline: pipeline ?? stream, params: params.untypedValues)
+            try await exchange("while subscribing") { try await client.send(subscribe) }
             try await printMessages(from: client)
         } catch {
             // Leave as a client should, so that the host records a closed connection, not a lost one.
-            try? await client.send(type: "close")
+            try? await client.send(.close)
             throw error
         }
     }
@@ -74,13 +72,13 @@ struct Subscribe: AsyncParsableCommand {
 
     private func authenticate(_ client: ProtocolClient, key: String) async throws(CommandFailure) {
         let reply = try await exchange("while authenticating") {
-            try await client.send(type: "auth", payload: ProtocolClient.authPayload(apiKey: key, signed: true))
+            try await client.send(.auth(apiKey: key, timestamp: Int64(WallClock.nowMilliseconds()), signed: true))
             return try await client.nextMessage()
         }
-        switch reply["type"]?.stringValue {
-        case "auth_success":
+        switch reply["type"]?.stringValue.map({ MessageType($0) }) {
+        case .authSuccess:
             return
-        case "auth_failed":
+        case .authFailed:
             throw CommandFailure("authentication failed: \(Self.reason(in: reply)); check the key given with --api-key or MFN_API_KEY, and that this machine's clock is right (the host allows a few minutes of difference)")
         default:
             throw CommandFailure("the host answered auth with \(JSONValue.object(reply).jsonText), not auth_success or auth_failed; is \(url) a Hyphae host?")
@@ -98,23 +96,23 @@ struct Subscribe: AsyncParsableCommand {
                 guard let message = (try? JSONParser.parse(text))?.objectValue, let type = message["type"]?.stringValue else {
                     throw CommandFailure("the host sent something that is not a protocol message: \(text.prefix(200)); is \(url) a Hyphae host?")
                 }
-                switch type {
-                case "heartbeat":
-                    try await exchange("while answering a heartbeat") { try await client.send(type: "pong") }
-                case "subscribe_success", "stream_reloaded", "error":
+                switch MessageType(type) {
+                case .heartbeat:
+                    try await exchange("while answering a heartbeat") { try await client.send(.pong) }
+                case .subscribeSuccess, .streamReloaded, .error:
                     continue
-                case "subscribe_failed":
+                case .subscribeFailed:
                     throw CommandFailure("the host refused the subscription: \(Self.reason(in: message))\(Self.advice(forRefusal: message))")
-                case "stream_end":
+                case .streamEnd:
                     let payload = message["payload"]?.objectValue
-                    guard payload?["reason"]?.stringValue == "complete" else {
+                    guard payload?["reason"]?.stringValue == StreamEndReason.complete.rawValue else {
                         throw CommandFailure("the stream ended before it was complete: \(Self.reason(in: message, codeField: "reason"))")
                     }
                     return
                 default:
                     dataFrames += 1
                     if let frames, dataFrames >= frames {
-                        try await exchange("while closing") { try await client.send(type: "close") }
+                        try await exchange("while closing") { try await client.send(.close) }
                         return
                     }
                 }
@@ -144,9 +142,9 @@ struct Subscribe: AsyncParsableCommand {
 
     /// What to do about the refusals the host's message cannot know the remedy for.
     private static func advice(forRefusal reply: JSONObject) -> String {
-        switch reply["payload"]?.objectValue?["error_code"]?.stringValue {
-        case "NOT_AUTHENTICATED": "; this host requires a key: give --api-key or set MFN_API_KEY"
-        case "FORBIDDEN": "; use a key whose 'pipelines' list includes this pipeline"
+        switch reply["payload"]?.objectValue?["error_code"]?.stringValue.map(ErrorCode.init(rawValue:)) {
+        case .notAuthenticated: "; this host requires a key: give --api-key or set MFN_API_KEY"
+        case .forbidden: "; use a key whose 'pipelines' list includes this pipeline"
         default: ""
         }
     }
