@@ -79,6 +79,9 @@ struct Subscribe: AsyncParsableCommand {
         }
         do {
             return try await ProtocolClient.connect(host: url.host, port: url.port, path: url.path, tls: tls)
+        } catch let error as ClientError where error.description.contains("TLS handshake") {
+            let advice = caFile == nil ? "; for a host with a private or self-signed certificate, give its CA certificate with --ca-file" : ""
+            throw CommandFailure("cannot connect to \(url): \(error)\(advice)")
         } catch {
             throw CommandFailure("cannot connect to \(url): \(error); check that `hyphae serve` is running there and that the host, port and path are right")
         }

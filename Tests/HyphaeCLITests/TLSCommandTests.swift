@@ -75,6 +75,9 @@ final class TLSCommandTests: XCTestCase {
         let untrusted = try runHyphae(["subscribe", url, "--pipeline", "ticker", "--frames", "1"], environment: ["MFN_API_KEY": ""], timeout: 60)
         XCTAssertEqual(untrusted.status, 1, untrusted.description)
         XCTAssertTrue(untrusted.standardError.contains("the TLS handshake with 127.0.0.1:\(host.port) failed"), untrusted.description)
+        XCTAssertTrue(untrusted.standardError.contains("give its CA certificate with --ca-file"), untrusted.description)
+        // The host's side of it, for the operator.
+        XCTAssertTrue(host.log.contains(#""event":"tls_handshake_failed""#), host.log)
 
         // A CA file means nothing to plain ws://.
         let plain = try runHyphae(["subscribe", "ws://127.0.0.1:\(host.port)/ws", "--ca-file", authority.certificateFile], environment: ["MFN_API_KEY": ""], timeout: 20)
@@ -85,5 +88,6 @@ final class TLSCommandTests: XCTestCase {
         let refused = try runHyphae(["subscribe", "ws://127.0.0.1:\(host.port)/ws", "--pipeline", "ticker"], environment: ["MFN_API_KEY": ""], timeout: 20)
         XCTAssertEqual(refused.status, 1, refused.description)
         XCTAssertTrue(refused.standardError.contains("400"), refused.description)
+        XCTAssertTrue(host.log.contains(#""event":"tls_plaintext_refused""#), host.log)
     }
 }

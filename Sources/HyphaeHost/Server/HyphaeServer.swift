@@ -162,8 +162,10 @@ public final class HyphaeServer: Sendable {
         let routes = HTTPRouteHandler(routes: HTTPRoutes(host: host, admin: admin))
         if let tls {
             // TLS first: everything after it sees the same HTTP and WebSocket bytes as on a plain port.
-            try channel.pipeline.syncOperations.addHandler(PlaintextRequestRefuser())
-            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.current))
+            let operations = channel.pipeline.syncOperations
+            try operations.addHandler(PlaintextRequestRefuser(logger: host.logger, connectionID: connectionID, remote: remote))
+            try operations.addHandler(NIOSSLServerHandler(context: tls.current))
+            try operations.addHandler(TLSHandshakeLogger(logger: host.logger, connectionID: connectionID, remote: remote))
         }
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
             withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in

@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 
 /// The first handler of a TLS port. A TLS connection starts with a handshake record
@@ -25,6 +26,15 @@ final class PlaintextRequestRefuser: ChannelInboundHandler, RemovableChannelHand
     }
 
     private var verdict = Verdict.undecided
+    private let logger: Logger
+    private let connectionID: String
+    private let remote: String
+
+    init(logger: Logger, connectionID: String, remote: String) {
+        self.logger = logger
+        self.connectionID = connectionID
+        self.remote = remote
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch verdict {
@@ -42,6 +52,9 @@ final class PlaintextRequestRefuser: ChannelInboundHandler, RemovableChannelHand
                 return
             }
             verdict = .plaintext
+            logger.info("plain request on the TLS port refused", metadata: [
+                "event": "tls_plaintext_refused", "connection": "\(connectionID)", "remote": "\(remote)",
+            ])
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: Self.refusal))).whenComplete { _ in
                 channel.close(promise: nil)
