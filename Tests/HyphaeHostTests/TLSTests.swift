@@ -122,7 +122,7 @@ final class TLSTests: XCTestCase {
         }
     }
 
-    func testAClientLimitedToTLS11IsRefused() async throws {
+    func testTLS11AndWeakTLS12CiphersAreRefused() async throws {
         let openssl = try TestCertificateAuthority.opensslExecutable()
         try await withTLSHost { host in
             let address = "127.0.0.1:\(host.port)"
@@ -134,6 +134,13 @@ final class TLSTests: XCTestCase {
             }
             XCTAssertNotEqual(old.status, 0, old.description)
             XCTAssertTrue(old.standardError.contains("alert protocol version"), "the host must refuse the version itself\n\(old)")
+
+            // TLS 1.2 without forward secrecy or with CBC: refused too.
+            for cipher in ["ECDHE-ECDSA-AES128-SHA", "AES128-GCM-SHA256"] {
+                let weak = try runProgram(openssl, ["s_client", "-connect", address, "-tls1_2", "-cipher", cipher], timeout: 20)
+                XCTAssertNotEqual(weak.status, 0, "\(cipher) must be refused\n\(weak)")
+                XCTAssertTrue(weak.standardError.contains("handshake failure"), "\(cipher)\n\(weak)")
+            }
 
             // The same client allowed TLS 1.2 gets through and trusts the certificate.
             let current = try runProgram(openssl, ["s_client", "-connect", address, "-tls1_2", "-CAfile", authority.certificateFile, "-verify_return_error"], timeout: 20)
