@@ -90,4 +90,16 @@ final class TLSCommandTests: XCTestCase {
         XCTAssertTrue(refused.standardError.contains("400"), refused.description)
         XCTAssertTrue(host.log.contains(#""event":"tls_plaintext_refused""#), host.log)
     }
+
+    func testAnExpiredCertificateIsServedWithAWarning() throws {
+        let authority = try TestCertificateAuthority()
+        let (host, folder) = try tlsHost(authority.issueServerCertificate(days: -1))
+        defer { withExtendedLifetime(folder) {} }
+        XCTAssertTrue(host.log.contains(#""event":"tls_certificate_expired""#), host.log)
+        let result = try runHyphae(
+            ["subscribe", "wss://127.0.0.1:\(host.port)/ws", "--ca-file", authority.certificateFile, "--pipeline", "ticker", "--frames", "1"],
+            environment: ["MFN_API_KEY": ""], timeout: 60)
+        XCTAssertEqual(result.status, 1, "a client that checks the dates refuses it\n\(result)")
+        XCTAssertTrue(result.standardError.contains("CERTIFICATE_VERIFY_FAILED"), result.description)
+    }
 }

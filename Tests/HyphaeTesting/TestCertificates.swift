@@ -30,9 +30,10 @@ public final class TestCertificateAuthority {
     }
 
     /// Issues a certificate for 127.0.0.1 and localhost, or for `subjectAltNames`
-    /// (`DNS:name`, `IP:address`, comma-separated); its chain is itself alone.
+    /// (`DNS:name`, `IP:address`, comma-separated), valid for `days` from now (-1: it
+    /// expired yesterday); its chain is itself alone.
     public func issueServerCertificate(
-        commonName: String = "localhost", subjectAltNames: String = "IP:127.0.0.1,DNS:localhost"
+        commonName: String = "localhost", subjectAltNames: String = "IP:127.0.0.1,DNS:localhost", days: Int = 2
     ) throws -> ServerCertificate {
         issued += 1
         let base = folder.url.appendingPathComponent("server-\(issued)").path
@@ -50,7 +51,7 @@ public final class TestCertificateAuthority {
         let serial = "0x" + (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         try Self.openssl([
             "x509", "-req", "-in", base + ".csr", "-CA", certificateFile, "-CAkey", keyFile,
-            "-set_serial", serial, "-days", "2", "-extfile", extensions, "-out", base + ".pem",
+            "-set_serial", serial, "-days", String(days), "-extfile", extensions, "-out", base + ".pem",
         ])
         return ServerCertificate(certificateFile: base + ".pem", keyFile: base + ".key")
     }
