@@ -7,6 +7,8 @@ are there, so it runs unchanged against either server.
 
     python3 mfn_client.py ws://127.0.0.1:8080/ws --stream ticker --param rate=5 --frames 10
     MFN_API_KEY=secret python3 mfn_client.py ws://127.0.0.1:8080/ws/ticker --frames 3
+    python3 mfn_client.py wss://streams.example.com/ws --stream ticker --frames 3
+    python3 mfn_client.py wss://127.0.0.1:8443/ws --ca-file ca.pem --stream ticker --frames 3
 
 Data frames are printed on standard output, one JSON object per line. What the
 client does and what the server answers goes to standard error.
@@ -24,6 +26,7 @@ import hashlib
 import hmac
 import json
 import os
+import ssl
 import sys
 import time
 
@@ -136,8 +139,16 @@ class Client:
         self.frames += 1
 
 
+def tls_context(ca_file):
+    """For wss://: the system's CAs, or only the certificates in ca_file (a private CA or a self-signed host)."""
+    return ssl.create_default_context(cafile=ca_file)
+
+
 async def run(args):
-    async with connect(args.url, max_size=16 * 1024 * 1024, open_timeout=args.timeout) as websocket:
+    options = {}
+    if args.url.startswith("wss://"):
+        options["ssl"] = tls_context(args.ca_file)
+    async with connect(args.url, max_size=16 * 1024 * 1024, open_timeout=args.timeout, **options) as websocket:
         client = Client(websocket)
 
         # init: optional, but it tells us (on Hyphae) whether auth is required.
@@ -223,7 +234,7 @@ def closed_code(error):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Subscribe to an MFN stream and print its frames as JSON lines.")
-    parser.add_argument("url", help="the WebSocket URL, e.g. ws://127.0.0.1:8080/ws or ws://host:port/ws/stream_features")
+    parser.add_argument("url", help="the WebSocket URL, e.g. ws://127.0.0.1:8080/ws, ws://host:port/ws/stream_features or wss://host/ws")
     parser.add_argument("--stream", help="the stream_type (pipeline name); may be left out on a pipeline's own path")
     parser.add_argument("--param", dest="params", action="append", type=parse_param, default=[],
                         metavar="NAME=VALUE", help="a subscription param (repeatable); values are read as JSON when they parse")
@@ -233,9 +244,12 @@ def main(argv=None):
     parser.add_argument("--stream-id", default="example-1", help="the stream_id to subscribe under (default: example-1)")
     parser.add_argument("--frames", type=int, help="stop after this many data frames (default: until the stream ends)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each reply (default: 10)")
+    parser.add_argument("--ca-file", help="for wss://: trust only the certificates in this PEM file (a private CA, or the host's self-signed certificate)")
     args = parser.parse_args(argv)
     if args.frames is not None and args.frames < 1:
         parser.error("--frames must be at least 1")
+    if args.ca_file and not args.url.startswith("wss://"):
+        parser.error("--ca-file is for wss:// URLs")
 
     try:
         return asyncio.run(run(args))

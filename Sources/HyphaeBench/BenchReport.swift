@@ -77,7 +77,7 @@ public struct BenchReport: Sendable {
         }
         func milliseconds(_ value: Double) -> String { String(format: "%.2f ms", value) }
         if let label { lines.append("scenario: \(label)") }
-        row("target", "ws://\(plan.host):\(plan.port)\(plan.path) pipeline \(plan.pipeline) \(plan.params.isEmpty ? "" : JSONValue.object(plan.params).jsonText)")
+        row("target", "\(plan.usesTLS ? "wss" : "ws")://\(plan.host):\(plan.port)\(plan.path) pipeline \(plan.pipeline) \(plan.params.isEmpty ? "" : JSONValue.object(plan.params).jsonText)")
         row("clients", "\(plan.clients) (slow: \(slowClients)), stream ids \(plan.streamIDMode.rawValue), \(plan.threads) bench thread\(plan.threads == 1 ? "" : "s")")
         row("connected / subscribed", "\(connected) / \(subscribed) in \(String(format: "%.1f", connectPhaseSeconds)) s; failed connects \(connectFailures), refusals \(refusals)")
         row("connect time p50/p99/max", [0.5, 0.99].map { milliseconds(Double(whole.connectMicroseconds.value(atFraction: $0)) / 1000) }.joined(separator: " / ") + " / " + milliseconds(Double(whole.connectMicroseconds.maximum) / 1000))
@@ -127,6 +127,7 @@ public struct BenchReport: Sendable {
             "slow_clients": .int(slowClients),
             "stream_ids": .string(plan.streamIDMode.rawValue),
             "threads": .int(plan.threads),
+            "tls": .bool(plan.usesTLS),
             "connected": .int(connected),
             "subscribed": .int(subscribed),
             "connect_failures": .int(connectFailures),

@@ -12,7 +12,12 @@ public struct HostCounters: Sendable, Equatable {
     /// Reads `GET /pipelines` over a plain HTTP/1.1 connection; nil when the
     /// server does not answer it (the ceiling server) or does not know the pipeline.
     public static func fetch(host: String, port: Int, pipeline: String, group: EventLoopGroup) async -> HostCounters? {
-        guard let body = await httpGet(host: host, port: port, path: "/pipelines", group: group),
+        await fetch(host: host, port: port, pipeline: pipeline, group: group, tls: nil)
+    }
+
+    /// As above, over TLS (https://) when `tls` is given.
+    static func fetch(host: String, port: Int, pipeline: String, group: EventLoopGroup, tls: BenchTLS?) async -> HostCounters? {
+        guard let body = await httpGet(host: host, port: port, path: "/pipelines", group: group, tls: tls),
             let document = try? JSONParser.parse(body),
             let pipelines = document.objectValue?["pipelines"]?.arrayValue
         else { return nil }
@@ -25,10 +30,13 @@ public struct HostCounters: Sendable, Equatable {
         return nil
     }
 
-    static func httpGet(host: String, port: Int, path: String, group: EventLoopGroup) async -> [UInt8]? {
+    static func httpGet(host: String, port: Int, path: String, group: EventLoopGroup, tls: BenchTLS? = nil) async -> [UInt8]? {
         let collector = ResponseCollector()
         let bootstrap = ClientBootstrap(group: group).channelInitializer { channel in
-            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+            channel.eventLoop.makeCompletedFuture {
+                if let tls { try channel.pipeline.syncOperations.addHandler(tls.makeHandler()) }
+                try channel.pipeline.syncOperations.addHandler(collector)
+            }
         }
         guard let channel = try? await bootstrap.connect(host: host, port: port).get() else { return nil }
         let request = "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n"

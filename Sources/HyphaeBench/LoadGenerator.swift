@@ -42,6 +42,10 @@ public struct LoadPlan: Sendable {
     public var slowReceiveBufferBytes = 16_384
     /// Reads the pipeline's counters from the host's `GET /pipelines` before and after.
     public var readHostCounters = true
+    /// Connects with TLS (wss://, and https:// for the counters).
+    public var usesTLS = false
+    /// With TLS: trust only the certificates in this PEM file; nil: the system's CAs.
+    public var caFile: String?
 
     public init() {}
 
@@ -52,6 +56,7 @@ public struct LoadPlan: Sendable {
         guard (0...1).contains(slowShare) else { throw BenchError("--slow-share is a fraction from 0 to 1, e.g. 0.1") }
         guard (1...64).contains(threads) else { throw BenchError("--threads takes 1 to 64") }
         guard (1...250).contains(sourceAddressCount) else { throw BenchError("--source-addresses takes 1 to 250") }
+        guard usesTLS || caFile == nil else { throw BenchError("--ca-file is for a TLS host: add --tls") }
     }
 
     func isSlow(_ index: Int) -> Bool {
@@ -75,10 +80,14 @@ public final class LoadGenerator: Sendable {
     private let connectFailures = Atomic<Int>(0)
     private let lastAuthTimestamp = Atomic<Int>(0)
     private let progress: @Sendable (String) -> Void
+    /// Nil for a plain host, whose clients then have no TLS handler at all.
+    private let tls: BenchTLS?
 
-    public init(plan: LoadPlan, progress: @escaping @Sendable (String) -> Void = { _ in }) {
+    /// Throws when the plan asks for TLS and the CA file cannot be used.
+    public init(plan: LoadPlan, progress: @escaping @Sendable (String) -> Void = { _ in }) throws(BenchError) {
         self.plan = plan
         self.progress = progress
+        tls = plan.usesTLS ? try BenchTLS(host: plan.host, caFile: plan.caFile) : nil
         group = MultiThreadedEventLoopGroup(numberOfThreads: plan.threads)
         tallies = group.makeIterator().map { loop in
             // Created off the loop; only ever touched on it from here on.
@@ -103,7 +112,7 @@ public final class LoadGenerator: Sendable {
         let probe = plan.hostPID.map(HostProcessProbe.init(pid:))
         let memoryBefore = probe?.memory()
         let countersBefore = plan.readHostCounters
-            ? await HostCounters.fetch(host: plan.host, port: plan.port, pipeline: plan.pipeline, group: group) : nil
+            ? await HostCounters.fetch(host: plan.host, port: plan.port, pipeline: plan.pipeline, group: group, tls: tls) : nil
         let sampler = MemorySampler(probe: probe)
         let sampling = Task { await sampler.run() }
         defer { sampling.cancel() }
@@ -134,7 +143,7 @@ public final class LoadGenerator: Sendable {
         // Let frames already on their way arrive before the host's counters are read.
         if plan.untilStreamsEnd { try await Task.sleep(for: .milliseconds(200)) }
         let countersAfter = plan.readHostCounters
-            ? await HostCounters.fetch(host: plan.host, port: plan.port, pipeline: plan.pipeline, group: group) : nil
+            ? await HostCounters.fetch(host: plan.host, port: plan.port, pipeline: plan.pipeline, group: group, tls: tls) : nil
         let totalsForCounters = plan.untilStreamsEnd ? await totals() : totalsAtEnd
         await closeAll()
         sampling.cancel()
@@ -192,11 +201,14 @@ public final class LoadGenerator: Sendable {
     private func connect(index: Int) {
         let clientPlan = makeClientPlan(index: index)
         let tally = tallies[index % tallies.count]
+        let tls = self.tls
         var bootstrap = ClientBootstrap(group: tally.eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(20))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // TLS sits below the raw-byte handler, which then reads plaintext as before.
+                    if let tls { try channel.pipeline.syncOperations.addHandler(tls.makeHandler()) }
                     try channel.pipeline.syncOperations.addHandler(BenchConnection(plan: clientPlan, tally: tally.value))
                 }
             }

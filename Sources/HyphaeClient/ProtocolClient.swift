@@ -5,6 +5,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import NIOWebSocket
 
 /// What a client sees arrive.
@@ -36,11 +37,13 @@ public final class ProtocolClient: Sendable {
         self.events = events
     }
 
-    /// Connects to `ws://host:port/path` and completes the WebSocket upgrade.
-    /// Throws when the server refuses the upgrade (an unknown path, a shutting-down host).
+    /// Connects to `ws://host:port/path`, or `wss://` with `tls`, and completes the
+    /// WebSocket upgrade. Throws when the TLS handshake fails (an untrusted certificate,
+    /// one for another name) or the server refuses the upgrade (an unknown path, a
+    /// shutting-down host).
     public static func connect(
-        host: String, port: Int, path: String, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        maxFrameSize: Int = 64 << 20
+        host: String, port: Int, path: String, tls: ClientTLS? = nil,
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, maxFrameSize: Int = 64 << 20
     ) async throws -> ProtocolClient {
         let events = EventBuffer()
         let upgraded = group.next().makePromise(of: Void.self)
@@ -63,6 +66,9 @@ public final class ProtocolClient: Sendable {
                     }
                 )
                 return channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(tls.makeHandler(host: host))
+                    }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(
                         withClientUpgrade: (upgraders: [upgrader], completionHandler: { _ in })
                     )
@@ -270,7 +276,11 @@ private final class UpgradeRequestWriter: ChannelInboundHandler, RemovableChanne
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        failure.fail(ClientError("the WebSocket upgrade to \(path) failed: \(error)"))
+        if error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError {
+            failure.fail(ClientError("the TLS handshake with \(host):\(port) failed: \(error); check that the host serves wss:// on that port, and that its certificate names \(host) and is signed by a CA this client trusts"))
+        } else {
+            failure.fail(ClientError("the WebSocket upgrade to \(path) failed: \(error)"))
+        }
         context.close(promise: nil)
     }
 }

@@ -15,6 +15,8 @@ struct BenchRun: AsyncParsableCommand {
             --duration seconds after --warm-up. With --host-pid it reads the host's CPU time and
             resident memory from /proc. Prints a table, then one JSON line. Use a release build.
             Example: hyphae bench run --clients 1000 --param rate=100 --param payload_bytes=256
+            With --tls the clients connect with wss:// (and read the counters with https://),
+            trusting the system's CAs or only --ca-file; the connect time then includes the handshake.
             """
     )
 
@@ -41,6 +43,9 @@ struct BenchRun: AsyncParsableCommand {
     @Option(help: "Source addresses to spread over: 127.0.0.1 to 127.0.0.N.") var sourceAddresses = 250
     @Flag(help: "Do not read the pipeline's counters from GET /pipelines.") var noHostCounters = false
     @Option(help: "A name for this run in the report.") var label: String?
+    @Flag(help: "Connect with TLS (wss://), to a host started with --tls-cert and --tls-key.") var tls = false
+    @Option(help: ArgumentHelp("With --tls: trust only the certificates in this PEM file (a private CA, or the host's self-signed certificate).", valueName: "file"))
+    var caFile: String?
 
     func run() async throws {
         var plan = LoadPlan()
@@ -67,6 +72,8 @@ struct BenchRun: AsyncParsableCommand {
         plan.hostPID = hostPid
         plan.sourceAddressCount = sourceAddresses
         plan.readHostCounters = !noHostCounters
+        plan.usesTLS = tls
+        plan.caFile = caFile
         do {
             try plan.validate()
         } catch {
@@ -75,7 +82,12 @@ struct BenchRun: AsyncParsableCommand {
         if let limit = OpenFileLimit.raiseToHardLimit(), limit < clients + 64 {
             StandardError.write("warning: the open-files limit is \(limit), below the \(clients) connections asked for; raise it with ulimit -n")
         }
-        let generator = LoadGenerator(plan: plan) { StandardError.write($0) }
+        let generator: LoadGenerator
+        do {
+            generator = try LoadGenerator(plan: plan) { StandardError.write($0) }
+        } catch {
+            throw CommandFailure(error.description)
+        }
         var report = try await generator.run()
         report.label = label
         print(report.table)

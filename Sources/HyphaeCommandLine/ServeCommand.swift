@@ -13,7 +13,9 @@ struct Serve: AsyncParsableCommand {
             Settings come from the host config file (--config), then the MFN_* variables
             (MFN_ENV, MFN_API_KEY, MFN_API_KEYS, MFN_API_KEY_REQUIRED), then these flags.
             SIGINT or SIGTERM shut down gracefully: every subscriber gets stream_end with
-            server_shutdown and its connection closes with 1001.
+            server_shutdown and its connection closes with 1001. With --tls-cert and --tls-key
+            the port serves wss:// and https:// only (TLS 1.2 and later); SIGHUP reads both
+            files again for new connections, as well as reloading the pipelines.
             """
     )
 
@@ -52,6 +54,18 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup(title: "Limits")
     var limits: LimitOptions
+    @Option(name: .customLong("tls-cert"), help: ArgumentHelp("The certificate chain (PEM, the server's certificate first): serve wss:// and https://. Needs --tls-key.", valueName: "file"))
+    var tlsCertificate: String?
+
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("The private key (PEM, unencrypted) of the --tls-cert certificate.", valueName: "file"))
+    var tlsKey: String?
+
+    func validate() throws {
+        // Only the flags are known here; one of the pair may still come from --config.
+        if config == nil, (tlsCertificate == nil) != (tlsKey == nil) {
+            throw ValidationError("--tls-cert and --tls-key go together: give both, the certificate chain and its private key, or neither to serve plain ws://")
+        }
+    }
 
     func run() async throws {
         let settings = try resolveConfiguration()
@@ -70,7 +84,8 @@ struct Serve: AsyncParsableCommand {
         let port = try await server.start()
         server.watchPipelinesFolder()
         let reloadOnHangUp = reloadOnSignal(SIGHUP, server: server)
-        StandardError.write("hyphae \(HyphaeServer.version) serving \(catalog.pipelines.count) pipeline\(catalog.pipelines.count == 1 ? "" : "s") on ws://\(settings.host):\(port)")
+        let scheme = server.servesTLS ? "wss" : "ws"
+        StandardError.write("hyphae \(HyphaeServer.version) serving \(catalog.pipelines.count) pipeline\(catalog.pipelines.count == 1 ? "" : "s") on \(scheme)://\(settings.host):\(port)")
         await waitForShutdownSignal()
         reloadOnHangUp.cancel()
         await server.shutdown(afterReadinessGrace: settings.readinessGrace)
@@ -101,6 +116,8 @@ struct Serve: AsyncParsableCommand {
             }
         }
         limits.apply(to: &settings.limits)
+        if let tlsCertificate { settings.tlsCertificateFile = tlsCertificate }
+        if let tlsKey { settings.tlsKeyFile = tlsKey }
         let problems = settings.startupProblems()
         guard problems.isEmpty else { throw CommandFailure(problems.joined(separator: "\n")) }
         return settings
@@ -132,7 +149,7 @@ extension HostConfiguration.LogFormat: ExpressibleByArgument {}
 // with it, a misspelt --log-level is refused with the list of levels.
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
-/// Reloads the pipelines each time the process receives `signalNumber` (SIGHUP).
+/// Reloads the TLS certificate and the pipelines each time the process receives `signalNumber` (SIGHUP).
 func reloadOnSignal(_ signalNumber: Int32, server: HyphaeServer) -> Task<Void, Never> {
     let (signals, continuation) = AsyncStream<Int32>.makeStream(bufferingPolicy: .bufferingNewest(1))
     signal(signalNumber, SIG_IGN)
@@ -141,6 +158,7 @@ func reloadOnSignal(_ signalNumber: Int32, server: HyphaeServer) -> Task<Void, N
     source.resume()
     return Task {
         for await _ in signals {
+            server.reloadTLSCertificate(trigger: "SIGHUP")
             await server.reloader.reload(trigger: "SIGHUP")
         }
         withExtendedLifetime(source) {}

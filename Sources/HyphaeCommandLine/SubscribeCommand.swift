@@ -9,6 +9,8 @@ struct Subscribe: AsyncParsableCommand {
         abstract: "Subscribe to a stream on a running host and print its messages as JSON lines.",
         discussion: """
             Example: hyphae subscribe ws://127.0.0.1:8080/ws --pipeline ticker --param rate=5
+            A wss:// URL speaks TLS and checks the host's certificate against the system's CAs,
+            or only against --ca-file (a private CA, or the host's self-signed certificate).
             Authenticates (signed) with --api-key, or with MFN_API_KEY when that is set. Stops at
             stream_end, after --frames data frames, or on Ctrl-C. Exits with status 1, saying why,
             when the host cannot be reached, refuses the key or the subscription, or ends the stream
@@ -17,7 +19,7 @@ struct Subscribe: AsyncParsableCommand {
     )
 
     @Argument(
-        help: "The WebSocket URL, e.g. ws://127.0.0.1:8080/ws or a pipeline's own path.",
+        help: "The WebSocket URL, e.g. ws://127.0.0.1:8080/ws, wss://host.example/ws or a pipeline's own path.",
         transform: { try WebSocketURL(parsing: $0) }
     )
     var url: WebSocketURL
@@ -39,11 +41,15 @@ struct Subscribe: AsyncParsableCommand {
     @Option(help: "Stop after this many data frames.")
     var frames: Int?
 
+    @Option(help: ArgumentHelp("For wss://: trust only the certificates in this PEM file (a private CA, or the host's self-signed certificate).", valueName: "file"))
+    var caFile: String?
+
     func validate() throws {
         if let pipeline, let stream, pipeline != stream {
             throw ValidationError("--stream is the old name of --pipeline; give only --pipeline")
         }
         if let frames, frames < 1 { throw ValidationError("--frames must be at least 1") }
+        if caFile != nil, !url.isSecure { throw ValidationError("--ca-file is for wss:// URLs; \(url) is plain ws://") }
     }
 
     func run() async throws {
@@ -63,8 +69,17 @@ struct Subscribe: AsyncParsableCommand {
     }
 
     private func connect() async throws(CommandFailure) -> ProtocolClient {
+        let tls: ClientTLS?
         do {
-            return try await ProtocolClient.connect(host: url.host, port: url.port, path: url.path)
+            tls = try url.isSecure ? caFile.map { try ClientTLS.trusting(certificatesIn: $0) } ?? .systemTrust() : nil
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+        do {
+            return try await ProtocolClient.connect(host: url.host, port: url.port, path: url.path, tls: tls)
+        } catch let error as ClientError where error.description.contains("TLS handshake") {
+            let advice = caFile == nil ? "; for a host with a private or self-signed certificate, give its CA certificate with --ca-file" : ""
+            throw CommandFailure("cannot connect to \(url): \(error)\(advice)")
         } catch {
             throw CommandFailure("cannot connect to \(url): \(error); check that `hyphae serve` is running there and that the host, port and path are right")
         }
@@ -150,30 +165,33 @@ struct Subscribe: AsyncParsableCommand {
     }
 }
 
-/// A host's WebSocket URL as given on the command line: `ws://HOST[:PORT][/PATH]`.
+/// A host's WebSocket URL as given on the command line: `ws://HOST[:PORT][/PATH]`, or `wss://` for TLS.
 struct WebSocketURL: Sendable, CustomStringConvertible {
     var host: String
     var port: Int
     var path: String
+    /// wss://: TLS.
+    var isSecure = false
 
     init(parsing text: String) throws(WebSocketURLError) {
-        guard let components = URLComponents(string: text), components.scheme == "ws",
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(), ["ws", "wss"].contains(scheme),
             let host = components.host, !host.isEmpty
         else {
             throw WebSocketURLError()
         }
         self.host = host
-        port = components.port ?? 80
+        isSecure = scheme == "wss"
+        port = components.port ?? (isSecure ? 443 : 80)
         path = components.path.isEmpty ? "/ws" : components.path
     }
 
     var description: String {
-        "ws://\(host):\(port)\(path)"
+        "\(isSecure ? "wss" : "ws")://\(host):\(port)\(path)"
     }
 }
 
 struct WebSocketURLError: Error, CustomStringConvertible {
     var description: String {
-        "expected a URL like ws://127.0.0.1:8080/ws (plain ws://; wss:// is not supported)"
+        "expected a URL like ws://127.0.0.1:8080/ws, or wss://host.example:8443/ws for TLS"
     }
 }

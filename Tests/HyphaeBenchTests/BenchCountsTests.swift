@@ -19,7 +19,7 @@ final class BenchCountsTests: XCTestCase {
     private var folder: TemporaryFolder?
     private var server: HyphaeServer?
 
-    private func startHost(apiKey: String? = nil) async throws -> Int {
+    private func startHost(apiKey: String? = nil, certificate: TestCertificateAuthority.ServerCertificate? = nil) async throws -> Int {
         let folder = try TemporaryFolder()
         for (name, text) in Self.countedPipelines { try folder.write(name, text) }
         self.folder = folder
@@ -31,6 +31,8 @@ final class BenchCountsTests: XCTestCase {
             configuration.apiKeys = [APIKey(secret: apiKey)]
             configuration.signatureRequired = true
         }
+        configuration.tlsCertificateFile = certificate?.certificateFile
+        configuration.tlsKeyFile = certificate?.keyFile
         var logger = Logger(label: "bench-tests")
         logger.logLevel = .error
         let registry = HostStages.registry(adding: BundledPlugins.all)
@@ -82,6 +84,43 @@ final class BenchCountsTests: XCTestCase {
         XCTAssertEqual(report.disconnects, 0, report.table)
         XCTAssertGreaterThan(report.framesInWindow, 0)
         XCTAssertGreaterThan(report.latencyMilliseconds(0.5), 0)
+    }
+
+    func testOverWSSTheCountsAgreeToo() async throws {
+        let authority = try TestCertificateAuthority(name: "Hyphae bench test CA")
+        let port = try await startHost(apiKey: "bench-key", certificate: authority.issueServerCertificate())
+        var plan = plan(port: port, pipeline: "counted")
+        plan.params = ["count": 50, "rate": 200, "payload_bytes": 2000]
+        plan.apiKey = "bench-key"
+        plan.usesTLS = true
+        plan.caFile = authority.certificateFile
+        let report = try await LoadGenerator(plan: plan).run()
+
+        XCTAssertEqual(report.subscribed, 20, report.table)
+        XCTAssertEqual(report.streamEnds, 20, report.table)
+        XCTAssertEqual(report.framesTotal, 20 * 50, report.table)
+        // Read over https://: the counters are there only if the bench spoke TLS to /pipelines too.
+        XCTAssertEqual(report.hostFramesSent, report.framesTotal, report.table)
+        XCTAssertEqual(report.gapsTotal, 0, report.table)
+        XCTAssertEqual(report.disconnects, 0, report.table)
+        XCTAssertTrue(report.table.contains("wss://127.0.0.1:\(port)"), report.table)
+    }
+
+    func testAPlainBenchAgainstATLSHostIsRefusedAndABadCAFileIsNamed() async throws {
+        let authority = try TestCertificateAuthority(name: "Hyphae bench test CA")
+        let port = try await startHost(certificate: authority.issueServerCertificate())
+        var plan = plan(port: port, pipeline: "counted")
+        plan.clients = 2
+        plan.durationSeconds = 1
+        let report = try await LoadGenerator(plan: plan).run()
+        XCTAssertEqual(report.subscribed, 0, report.table)
+        XCTAssertEqual(report.refusals, 2, "the host answers plain upgrades with 400\n\(report.table)")
+
+        plan.usesTLS = true
+        plan.caFile = "/nonexistent/ca.pem"
+        XCTAssertThrowsError(try LoadGenerator(plan: plan)) { error in
+            XCTAssertTrue("\(error)".contains("cannot read the CA file /nonexistent/ca.pem given to --ca-file"), "\(error)")
+        }
     }
 
     func testGapsMatchTheHostsDroppedFrames() async throws {

@@ -92,4 +92,29 @@ final class PythonExampleClientTests: XCTestCase {
         XCTAssertTrue(badParam.standardError.contains("subscribe_failed SUBSCRIBE_ERROR"), badParam.description)
         XCTAssertEqual(badParam.standardOutput, "")
     }
+
+    func testTheClientSpeaksWSSTrustingTheCAFile() throws {
+        let python = try python()
+        let folder = try ClientTestPipelines.folder()
+        let authority = try TestCertificateAuthority(name: "Hyphae Python test CA")
+        let issued = try authority.issueServerCertificate()
+        let host = try RunningHost(
+            arguments: ["--pipelines", folder.url.path, "--tls-cert", issued.certificateFile, "--tls-key", issued.keyFile],
+            environment: ["MFN_ENV": "dev", "MFN_API_KEY": apiKey, "MFN_API_KEYS": ""]
+        )
+        let url = "wss://127.0.0.1:\(host.port)/ws"
+        let result = try runProgram(python, [
+            clientScript, url, "--ca-file", authority.certificateFile, "--stream", "ticker", "--param", "rate=50",
+            "--frames", "3", "--stream-id", "py-tls", "--api-key", apiKey,
+        ], environment: ["MFN_API_KEY": ""], timeout: 60)
+        XCTAssertEqual(result.status, 0, result.description)
+        XCTAssertTrue(result.standardError.contains("<- auth_success"), result.description)
+        let payloads = try frames(result).compactMap { $0["payload"] as? [String: Any] }
+        XCTAssertEqual(payloads.compactMap { $0["sequence"] as? Int }, [0, 1, 2], result.description)
+
+        // Python's own CAs do not include the tests' CA: the handshake fails, and the client says so.
+        let untrusted = try runProgram(python, [clientScript, url, "--stream", "ticker", "--frames", "1", "--api-key", apiKey], environment: ["MFN_API_KEY": ""], timeout: 60)
+        XCTAssertEqual(untrusted.status, 3, untrusted.description)
+        XCTAssertTrue(untrusted.standardError.contains("CERTIFICATE_VERIFY_FAILED"), untrusted.description)
+    }
 }

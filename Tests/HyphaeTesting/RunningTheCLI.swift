@@ -172,12 +172,12 @@ public final class RunningHost {
         process.terminationHandler = { _ in exited.signal() }
         try process.run()
 
-        // `serve` writes "hyphae <version> serving N pipelines on ws://HOST:PORT" once it listens.
+        // `serve` writes "hyphae <version> serving N pipelines on ws://HOST:PORT" (wss:// with TLS) once it listens.
         let deadline = Date().addingTimeInterval(startTimeout)
         var found: Int?
         while found == nil, Date() < deadline, process.isRunning {
             let text = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
-            if let line = text.split(separator: "\n").first(where: { $0.contains(" serving ") && $0.contains("ws://") }),
+            if let line = text.split(separator: "\n").first(where: { $0.contains(" serving ") && ($0.contains("ws://") || $0.contains("wss://")) }),
                 let port = line.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) })
             {
                 found = port

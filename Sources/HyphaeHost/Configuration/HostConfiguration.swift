@@ -79,8 +79,16 @@ public struct HostConfiguration: Sendable, Equatable {
     public var statusRequiresKey = false
     /// Origins whose pages may connect (e.g. `https://dashboard.example.com`); empty allows any.
     public var allowedOrigins: [String] = []
+    /// The PEM certificate chain and private key; with both, the port serves wss:// and https://.
+    public var tlsCertificateFile: String?
+    public var tlsKeyFile: String?
 
     public init() {}
+
+    /// Whether the port speaks TLS (only then are wss:// and https:// served, and nothing plain).
+    public var servesTLS: Bool {
+        tlsCertificateFile != nil && tlsKeyFile != nil
+    }
 
     public var requiresAuthentication: Bool {
         apiKeyRequired ?? (environment != .dev || !apiKeys.isEmpty)
@@ -98,6 +106,9 @@ public struct HostConfiguration: Sendable, Equatable {
         problems += limits.problems()
         if !(1...65_535).contains(port) && port != 0 {
             problems.append("port \(port) is out of range; use 1 to 65535 (or 0 for any free port)")
+        }
+        if (tlsCertificateFile == nil) != (tlsKeyFile == nil) {
+            problems.append("a TLS certificate needs its private key: give both --tls-cert and --tls-key (tls_cert and tls_key in the host config file), or neither to serve plain ws://")
         }
         return problems
     }
@@ -186,6 +197,8 @@ extension HostConfiguration {
                 config.problem("admin_key_file", "\(error)")
             }
         }
+        tlsCertificateFile = config.optionalString("tls_cert", summary: "the PEM certificate chain, server certificate first; with tls_key, the port serves wss:// and https://") ?? tlsCertificateFile
+        tlsKeyFile = config.optionalString("tls_key", summary: "the PEM private key of the certificate in tls_cert") ?? tlsKeyFile
         if let keys = config.node("api_keys", type: "list of {key, id, pipelines}", summary: "client API keys") {
             apiKeys += Self.readKeys(keys, config: &config)
         }

@@ -1,8 +1,10 @@
+import Foundation
 import HyphaeCore
 import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import NIOWebSocket
 import Synchronization
 
@@ -26,6 +28,8 @@ public final class HyphaeServer: Sendable {
     private let watcher = Mutex<Task<Void, Never>?>(nil)
     private let adminGate: AdminGate
     private let originPolicy: RequestOriginPolicy
+    /// Set by `start` when the configuration names a certificate and key.
+    private let tls = Mutex<ServerTLSContext?>(nil)
 
     public init(host: HostContext) {
         self.host = host
@@ -46,12 +50,16 @@ public final class HyphaeServer: Sendable {
         }
     }
 
-    /// Binds the listening socket; returns the port (useful with port 0).
+    /// Binds the listening socket; returns the port (useful with port 0). With a
+    /// certificate and key configured, reads them first and throws `TLSSetupError`,
+    /// naming the file, when they cannot serve.
     @discardableResult
     public func start() async throws -> Int {
         Self.raiseOpenFileLimit(logger: host.logger)
         let host = self.host
         let configuration = host.configuration
+        let tls = try Self.loadTLS(configuration, logger: host.logger)
+        self.tls.withLock { $0 = tls }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -59,7 +67,7 @@ public final class HyphaeServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 8)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try self.configureConnection(channel)
+                    try self.configureConnection(channel, tls: tls)
                 }
             }
         let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
@@ -69,11 +77,56 @@ public final class HyphaeServer: Sendable {
             "event": "listening", "address": "\(configuration.host):\(port)",
             "pipelines": "\(host.pipelines.map(\.name).joined(separator: ","))",
             "auth_required": "\(host.authenticator.isRequired)",
+            "tls": "\(tls != nil)",
         ])
         return port
     }
 
-    private func configureConnection(_ channel: Channel) throws {
+    /// Whether the port speaks TLS (wss:// and https://).
+    public var servesTLS: Bool {
+        tls.withLock { $0 != nil }
+    }
+
+    /// Reads the certificate and key files again (on SIGHUP): connections accepted from
+    /// now on get the new certificate, open ones keep theirs. Bad files are logged and
+    /// the current certificate goes on serving. Returns whether the new files were taken;
+    /// false also when the host serves no TLS.
+    @discardableResult
+    public func reloadTLSCertificate(trigger: String) -> Bool {
+        guard let tls = tls.withLock({ $0 }) else { return false }
+        do {
+            let identity = try tls.reload()
+            host.logger.info("reloaded the TLS certificate", metadata: [
+                "event": "tls_reload", "trigger": "\(trigger)", "result": "success",
+                "certificate": "\(tls.files.certificateFile)", "not_after": "\(identity.notValidAfter)",
+            ])
+            Self.warnIfExpired(identity.notValidAfter, file: tls.files.certificateFile, logger: host.logger)
+            return true
+        } catch {
+            host.logger.error("kept the previous TLS certificate: \(error.description)", metadata: [
+                "event": "tls_reload", "trigger": "\(trigger)", "result": "failed", "error": "\(error.description)",
+            ])
+            return false
+        }
+    }
+
+    private static func loadTLS(_ configuration: HostConfiguration, logger: Logger) throws(TLSSetupError) -> ServerTLSContext? {
+        guard let certificate = configuration.tlsCertificateFile, let key = configuration.tlsKeyFile else { return nil }
+        let tls = try ServerTLSContext(files: ServerTLSFiles(certificateFile: certificate, keyFile: key))
+        warnIfExpired(tls.notValidAfter, file: certificate, logger: logger)
+        return tls
+    }
+
+    /// An expired certificate still serves (the operator may be replacing it), but every
+    /// client that checks it will refuse the connection, so the log says so.
+    private static func warnIfExpired(_ notValidAfter: Date, file: String, logger: Logger) {
+        guard notValidAfter < Date() else { return }
+        logger.warning("the TLS certificate in \(file) expired at \(notValidAfter); clients will refuse it until it is replaced (then send SIGHUP)", metadata: [
+            "event": "tls_certificate_expired", "certificate": "\(file)", "not_after": "\(notValidAfter)",
+        ])
+    }
+
+    private func configureConnection(_ channel: Channel, tls: ServerTLSContext?) throws {
         let host = self.host
         let originPolicy = self.originPolicy
         let configuration = host.configuration
@@ -95,7 +148,12 @@ public final class HyphaeServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let endpoint = host.endpoint(forPath: Self.path(of: head.uri)) ?? .anyPipeline
                     let operations = channel.pipeline.syncOperations
-                    try operations.addHandler(HeadWriter(), position: .first)
+                    // Pre-encoded frames enter right above the socket, or above TLS, which must encrypt them.
+                    if let tlsHandler = try? operations.handler(type: NIOSSLServerHandler.self) {
+                        try operations.addHandler(HeadWriter(), position: .after(tlsHandler))
+                    } else {
+                        try operations.addHandler(HeadWriter(), position: .first)
+                    }
                     try operations.addHandler(ClientFrameValidator())
                     try operations.addHandler(NIOWebSocketFrameAggregator(
                         minNonFinalFragmentSize: 1,
@@ -108,7 +166,15 @@ public final class HyphaeServer: Sendable {
         )
         let admin = AdminAPI(host: host, reloader: reloader, directory: configuration.pipelinesDirectory)
         let routes = HTTPRouteHandler(routes: HTTPRoutes(host: host, admin: admin), limits: configuration.limits, adminGate: adminGate, originPolicy: originPolicy)
+        // The limiter first: a connection is counted before it costs a TLS handshake.
         try channel.pipeline.syncOperations.addHandler(ConnectionLimiter(connections: host.connections))
+        if let tls {
+            // Then TLS: everything after it sees the same HTTP and WebSocket bytes as on a plain port.
+            let operations = channel.pipeline.syncOperations
+            try operations.addHandler(PlaintextRequestRefuser(logger: host.logger, connectionID: connectionID, remote: remote))
+            try operations.addHandler(NIOSSLServerHandler(context: tls.current))
+            try operations.addHandler(TLSHandshakeLogger(logger: host.logger, connectionID: connectionID, remote: remote))
+        }
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
             withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
                 context.pipeline.syncOperations.removeHandler(name: "hyphae.routes", promise: nil)

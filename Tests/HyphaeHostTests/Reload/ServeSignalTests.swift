@@ -84,11 +84,11 @@ final class ReloadServeProcess {
     var isRunning: Bool { process.isRunning }
     var standardError: String { (try? String(contentsOf: errorFile, encoding: .utf8)) ?? "" }
 
-    /// The port from the `serving ... on ws://127.0.0.1:PORT` line.
+    /// The port from the `serving ... on ws://127.0.0.1:PORT` line (or `wss://`).
     func waitForPort(timeout: Duration = .seconds(30)) async throws -> Int {
         var port: Int?
         try await waitForLog(timeout: timeout) { line in
-            guard let range = line.range(of: "on ws://127.0.0.1:") else { return false }
+            guard let range = line.range(of: "on ws://127.0.0.1:") ?? line.range(of: "on wss://127.0.0.1:") else { return false }
             port = Int(line[range.upperBound...].prefix { $0.isNumber })
             return port != nil
         }

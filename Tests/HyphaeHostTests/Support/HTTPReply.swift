@@ -1,6 +1,8 @@
 import Foundation
+import HyphaeClient
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// An HTTP/1.1 response read off a raw TCP connection: enough to test the host's
@@ -14,12 +16,16 @@ struct HTTPReply: Sendable {
         var description: String
     }
 
-    /// Sends `GET path` with `Connection: close` and reads until the server closes.
-    static func get(host: String, port: Int, path: String, method: String = "GET") async throws -> HTTPReply {
+    /// Sends `GET path` with `Connection: close` and reads until the server closes;
+    /// over TLS (https://) with `tls`.
+    static func get(host: String, port: Int, path: String, method: String = "GET", tls: ClientTLS? = nil) async throws -> HTTPReply {
         let collector = ResponseCollector()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(tls.makeHandler(host: host)) }
+                    try channel.pipeline.syncOperations.addHandler(collector)
+                }
             }
             .connect(host: host, port: port).get()
         let request = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n\r\n"

@@ -48,16 +48,16 @@ final class RunningHost: Sendable {
         return RunningHost(server: server, port: port)
     }
 
-    /// A client connected to `path`, closed when the host stops.
-    func connect(_ path: String = "/ws") async throws -> ProtocolClient {
-        let client = try await ProtocolClient.connect(host: "127.0.0.1", port: port, path: path)
+    /// A client connected to `path` (over TLS with `tls`), closed when the host stops.
+    func connect(_ path: String = "/ws", tls: ClientTLS? = nil) async throws -> ProtocolClient {
+        let client = try await ProtocolClient.connect(host: "127.0.0.1", port: port, path: path, tls: tls)
         clients.withLock { $0.append(client) }
         return client
     }
 
-    /// A plain HTTP GET against the host.
-    func get(_ path: String) async throws -> HTTPReply {
-        try await HTTPReply.get(host: "127.0.0.1", port: port, path: path)
+    /// A plain HTTP GET against the host; https:// with `tls`.
+    func get(_ path: String, tls: ClientTLS? = nil) async throws -> HTTPReply {
+        try await HTTPReply.get(host: "127.0.0.1", port: port, path: path, tls: tls)
     }
 
     /// `GET /pipelines`, the entry of one pipeline.

@@ -50,9 +50,9 @@ final class ServeProcess {
         }
     }
 
-    /// The port in `serving N pipelines on ws://127.0.0.1:PORT`.
+    /// The port in `serving N pipelines on ws://127.0.0.1:PORT` (or `wss://`).
     private static func port(in text: String) -> Int? {
-        guard let marker = text.range(of: "on ws://127.0.0.1:") else { return nil }
+        guard let marker = text.range(of: "on ws://127.0.0.1:") ?? text.range(of: "on wss://127.0.0.1:") else { return nil }
         let digits = text[marker.upperBound...].prefix { $0.isNumber }
         return Int(digits)
     }
