@@ -159,6 +159,83 @@ final class ExitWatch: Sendable {
     }
 }
 
+/// Writes lines to the program's input. A line goes straight into the pipe from the
+/// caller's thread when it fits (the usual case: the program has read the last one),
+/// which spares a trip through the event loop per frame; what does not fit goes to
+/// the channel, which writes it as the program reads. Lines never interleave: the
+/// direct path is taken only while the channel has nothing left to write.
+final class InputWriter: Sendable {
+    private let channel: any Channel
+    /// A copy of the pipe's write end, or -1 once closed; the program sees the end
+    /// of its input only when this and the channel's are both closed.
+    private let descriptor: Mutex<CInt>
+    private let channelWrites = Atomic<Int>(0)
+
+    init(channel: any Channel, descriptor: CInt) {
+        self.channel = channel
+        self.descriptor = Mutex(descriptor)
+    }
+
+    func write(_ line: ByteBuffer) {
+        var rest = line
+        if channelWrites.load(ordering: .acquiring) == 0 {
+            rest.moveReaderIndex(forwardBy: writeDirectly(line))
+            guard rest.readableBytes > 0 else { return }
+        }
+        channelWrites.add(1, ordering: .relaxed)
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenComplete { [self] _ in channelWrites.subtract(1, ordering: .releasing) }
+        channel.writeAndFlush(rest, promise: promise)
+    }
+
+    /// How many bytes went into the pipe: all of them when the pipe is gone (the
+    /// program's output ending tells the rest), as many as fit when it is full.
+    private func writeDirectly(_ line: ByteBuffer) -> Int {
+        descriptor.withLock { descriptor in
+            guard descriptor >= 0 else { return line.readableBytes }
+            return line.withUnsafeReadableBytes { bytes in
+                while true {
+                    let written = systemWrite(descriptor, bytes.baseAddress, bytes.count)
+                    if written >= 0 { return written }
+                    switch errno {
+                    case EINTR: continue
+                    case EAGAIN, EWOULDBLOCK: return 0
+                    default: return bytes.count
+                    }
+                }
+            }
+        }
+    }
+
+    func close() {
+        descriptor.withLock { descriptor in
+            guard descriptor >= 0 else { return }
+            _ = systemClose(descriptor)
+            descriptor = -1
+        }
+    }
+}
+
+private func systemWrite(_ descriptor: CInt, _ bytes: UnsafeRawPointer?, _ count: Int) -> Int {
+    #if canImport(Glibc)
+    Glibc.write(descriptor, bytes, count)
+    #elseif canImport(Musl)
+    Musl.write(descriptor, bytes, count)
+    #else
+    Darwin.write(descriptor, bytes, count)
+    #endif
+}
+
+private func systemClose(_ descriptor: CInt) -> CInt {
+    #if canImport(Glibc)
+    Glibc.close(descriptor)
+    #elseif canImport(Musl)
+    Musl.close(descriptor)
+    #else
+    Darwin.close(descriptor)
+    #endif
+}
+
 /// A running program whose standard streams are the host's: its output lines come
 /// through `lines`, frames go to its input through `send`, its standard error goes
 /// into the log. It is stopped (SIGTERM, then SIGKILL after a grace period) by
@@ -172,19 +249,22 @@ final class ChildProcess: Sendable {
 
     let pid: Int32
     let lines: LineInbox
+    private let input: InputWriter
     private let channel: any Channel
     private let watch: ExitWatch
     private let eventLoop: any EventLoop
 
-    private init(lines: LineInbox, channel: any Channel, watch: ExitWatch, eventLoop: any EventLoop) {
+    private init(lines: LineInbox, input: InputWriter, channel: any Channel, watch: ExitWatch, eventLoop: any EventLoop) {
         pid = watch.pid
         self.lines = lines
+        self.input = input
         self.channel = channel
         self.watch = watch
         self.eventLoop = eventLoop
     }
 
     deinit {
+        input.close()
         channel.close(promise: nil)
         guard watch.exit == nil else { return }
         watch.signal(SIGTERM)
@@ -202,6 +282,7 @@ final class ChildProcess: Sendable {
         let input = try descriptors.makePipe()
         let output = try descriptors.makePipe()
         let errors = try descriptors.makePipe()
+        let directInput = try descriptors.duplicate(input.write)
 
         var environment = ProcessInfo.processInfo.environment
         for (name, value) in settings.environment { environment[name] = value }
@@ -259,28 +340,27 @@ final class ChildProcess: Sendable {
             throw error
         }
         inbox.onRoom { channel.read() }
+        let writer = InputWriter(channel: channel, descriptor: directInput)
+        descriptors.release(directInput)
         // Standard error ends by itself when the program exits, unless something it
         // started keeps it open; its last words have a second to arrive.
         watch.whenExited { _ in
             eventLoop.scheduleTask(in: .seconds(1)) { errorChannel.close(promise: nil) }
         }
-        return ChildProcess(lines: inbox, channel: channel, watch: watch, eventLoop: eventLoop)
+        return ChildProcess(lines: inbox, input: writer, channel: channel, watch: watch, eventLoop: eventLoop)
     }
 
-    /// Writes a line to the program's input and starts the deadline of its answer,
-    /// in one turn of the event loop. Not awaited: the stage waits for the answer,
-    /// whose deadline also covers a program that does not read.
+    /// Starts the deadline of the answer, then writes a line to the program's input.
+    /// Not awaited: the stage waits for the answer, whose deadline also covers a
+    /// program that does not read.
     func send(_ line: ByteBuffer, answerWithin timeout: TimeAmount?) {
-        let channel = channel
-        let lines = lines
-        eventLoop.execute {
-            channel.writeAndFlush(line, promise: nil)
-            if let timeout { lines.arm(timeout) }
-        }
+        if let timeout { lines.arm(timeout) }
+        input.write(line)
     }
 
     /// Closes the program's input, which tells it that no more frames will come.
     func closeInput() {
+        input.close()
         channel.close(mode: .output, promise: nil)
     }
 
@@ -298,6 +378,7 @@ final class ChildProcess: Sendable {
 
     /// Closes the program's streams and stops it: SIGTERM now, SIGKILL after the grace period.
     func stop() async -> ProgramExit {
+        input.close()
         channel.close(promise: nil)
         return await waitForExit(patience: .zero)
     }
@@ -334,10 +415,22 @@ private struct OwnedDescriptors {
         return Pipe(read: ends[0], write: ends[1])
     }
 
+    /// A close-on-exec copy of one of its descriptors, owned like the rest.
+    mutating func duplicate(_ descriptor: CInt) throws -> CInt {
+        let copy = fcntl(descriptor, F_DUPFD_CLOEXEC, 3)
+        guard copy >= 0 else { throw IOError(errnoCode: errno, reason: "fcntl") }
+        owned.append(copy)
+        #if canImport(Darwin)
+        // Linux has no per-descriptor switch; NIO ignores SIGPIPE for the process there.
+        _ = fcntl(copy, F_SETNOSIGPIPE, 1)
+        #endif
+        return copy
+    }
+
     mutating func close(_ descriptor: CInt) {
         guard let index = owned.firstIndex(of: descriptor) else { return }
         owned.remove(at: index)
-        _ = closeDescriptor(descriptor)
+        _ = systemClose(descriptor)
     }
 
     /// Someone else (a channel) closes it from now on.
@@ -346,17 +439,7 @@ private struct OwnedDescriptors {
     }
 
     mutating func closeAll() {
-        for descriptor in owned { _ = closeDescriptor(descriptor) }
+        for descriptor in owned { _ = systemClose(descriptor) }
         owned = []
-    }
-
-    private func closeDescriptor(_ descriptor: CInt) -> CInt {
-        #if canImport(Glibc)
-        Glibc.close(descriptor)
-        #elseif canImport(Musl)
-        Musl.close(descriptor)
-        #else
-        Darwin.close(descriptor)
-        #endif
     }
 }

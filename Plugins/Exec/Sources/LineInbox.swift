@@ -3,7 +3,7 @@ import Synchronization
 
 /// The program's output lines on their way from the event loop to the stage: a
 /// queue of at most `capacity` lines (plus what one read brings) with one consumer,
-/// and a deadline for the next line.
+/// and a deadline for the next line, checked every `checkInterval`.
 ///
 /// It is the only buffer between the pipe and the stage. When it is full the
 /// channel stops reading, the pipe fills, and the program's writes block: a program
@@ -18,10 +18,10 @@ final class LineInbox: Sendable {
     /// Thrown by `next` when the deadline passed before a line came.
     struct Timeout: Error {}
 
-    private struct Deadline {
-        var ticket: UInt64
-        var timer: Scheduled<Void>?
-    }
+    /// How often an armed deadline is checked, so how late it may pass. One check
+    /// on the event loop every so often, rather than a timer per line, keeps arming
+    /// a deadline from waking the event loop for every frame.
+    static let checkInterval: TimeAmount = .milliseconds(20)
 
     private struct State {
         var lines: [ProgramLine] = []
@@ -30,8 +30,9 @@ final class LineInbox: Sendable {
         var waiter: CheckedContinuation<ProgramLine?, any Error>?
         /// Set when the channel stopped reading because the queue was full.
         var readingPaused = false
-        var deadline: Deadline?
-        var tickets: UInt64 = 0
+        var deadline: NIODeadline?
+        /// Whether the check of the deadline is scheduled on the event loop.
+        var checking = false
         /// The deadline passed with nobody waiting; the next `next` finds out.
         var expired = false
 
@@ -46,12 +47,6 @@ final class LineInbox: Sendable {
                 head = 0
             }
             return line
-        }
-
-        /// A line came or was taken: the deadline is met.
-        mutating func disarm() -> Scheduled<Void>? {
-            defer { deadline = nil }
-            return deadline?.timer
         }
     }
 
@@ -70,37 +65,56 @@ final class LineInbox: Sendable {
         resumeReading.withLock { $0 = resume }
     }
 
-    /// Gives the next line `timeout` to arrive, from now. Cheapest on the event loop,
-    /// where the exec transform calls it right after writing the frame.
+    /// Gives the next line `timeout` to arrive, from now; the line met it whether it
+    /// comes or was already there. Wakes the event loop only to start checking.
     func arm(_ timeout: TimeAmount) {
-        let ticket: UInt64 = state.withLock { state in
-            state.tickets &+= 1
+        let startChecking: Bool = state.withLock { state in
+            state.deadline = .now() + timeout
             state.expired = false
-            state.deadline = Deadline(ticket: state.tickets)
-            return state.tickets
+            defer { state.checking = true }
+            return !state.checking
         }
-        let timer = eventLoop.scheduleTask(in: timeout) { [self] in expire(ticket) }
-        let stale: Bool = state.withLock { state in
-            guard state.deadline?.ticket == ticket else { return true }
-            state.deadline?.timer = timer
-            return false
+        if startChecking { scheduleCheck() }
+    }
+
+    private func scheduleCheck() {
+        eventLoop.scheduleTask(in: Self.checkInterval) { [self] in check() }
+    }
+
+    /// On the event loop: fails the wait whose deadline passed, and goes on checking
+    /// while a deadline is armed.
+    private func check() {
+        let (waiter, again): (CheckedContinuation<ProgramLine?, any Error>?, Bool) = state.withLock { state in
+            guard let deadline = state.deadline else {
+                state.checking = false
+                return (nil, false)
+            }
+            guard deadline <= .now() else { return (nil, true) }
+            state.deadline = nil
+            state.checking = false
+            guard let waiter = state.waiter else {
+                state.expired = true
+                return (nil, false)
+            }
+            state.waiter = nil
+            return (waiter, false)
         }
-        if stale { timer.cancel() }
+        if again { scheduleCheck() }
+        waiter?.resume(throwing: Timeout())
     }
 
     // MARK: The channel's side
 
     func push(_ line: ProgramLine) {
-        let (waiter, timer): (CheckedContinuation<ProgramLine?, any Error>?, Scheduled<Void>?) = state.withLock { state in
-            let timer = state.disarm()
+        let waiter: CheckedContinuation<ProgramLine?, any Error>? = state.withLock { state in
+            state.deadline = nil
             if let waiter = state.waiter {
                 state.waiter = nil
-                return (waiter, timer)
+                return waiter
             }
             state.lines.append(line)
-            return (nil, timer)
+            return nil
         }
-        timer?.cancel()
         waiter?.resume(returning: line)
     }
 
@@ -137,7 +151,7 @@ final class LineInbox: Sendable {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ProgramLine?, any Error>) in
                 enum Outcome {
-                    case line(ProgramLine, timer: Scheduled<Void>?, resume: (@Sendable () -> Void)?)
+                    case line(ProgramLine, resume: (@Sendable () -> Void)?)
                     case ended(Ending)
                     case failed(any Error)
                     case waiting
@@ -149,7 +163,8 @@ final class LineInbox: Sendable {
                             state.readingPaused = false
                             resume = resumeReading.withLock { $0 }
                         }
-                        return .line(line, timer: state.disarm(), resume: resume)
+                        state.deadline = nil
+                        return .line(line, resume: resume)
                     }
                     if let ending = state.ending { return .ended(ending) }
                     if state.expired {
@@ -162,8 +177,7 @@ final class LineInbox: Sendable {
                     return .waiting
                 }
                 switch outcome {
-                case .line(let line, let timer, let resume):
-                    timer?.cancel()
+                case .line(let line, let resume):
                     continuation.resume(returning: line)
                     resume?()
                 case .ended(let ending):
@@ -181,20 +195,6 @@ final class LineInbox: Sendable {
             }
             waiter?.resume(throwing: CancellationError())
         }
-    }
-
-    private func expire(_ ticket: UInt64) {
-        let waiter: CheckedContinuation<ProgramLine?, any Error>? = state.withLock { state in
-            guard state.deadline?.ticket == ticket else { return nil }
-            state.deadline = nil
-            guard let waiter = state.waiter else {
-                state.expired = true
-                return nil
-            }
-            state.waiter = nil
-            return waiter
-        }
-        waiter?.resume(throwing: Timeout())
     }
 
     private static func resume(_ continuation: CheckedContinuation<ProgramLine?, any Error>, with ending: Ending) {

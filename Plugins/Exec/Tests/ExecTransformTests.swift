@@ -21,6 +21,28 @@ final class ExecTransformTests: XCTestCase {
         XCTAssertEqual(recorder.frames.first?.timestamp, 1000, "an echoed frame keeps its timestamp")
     }
 
+    func testFramesLargerThanAPipeHoldsGoThroughWholeAndInOrder() async throws {
+        let programs = try PythonPrograms()
+        try programs.write("measure.py", """
+            import json, sys
+            for line in sys.stdin:
+                frame = json.loads(line)
+                frame["payload"] = {"count": frame["payload"]["count"], "length": len(frame["payload"]["data"])}
+                print(json.dumps(frame), flush=True)
+            """)
+        var transform = makeTransform(programs.stageYAML("measure.py"))
+        // Small and large frames in turn: a large one cannot go into the pipe at once,
+        // so its rest is written as the program reads, and the next must wait for it.
+        let lengths = [10, 300_000, 20, 1_000_000, 30, 70_000, 5]
+        var output: [Frame] = []
+        for (index, length) in lengths.enumerated() {
+            let frame = Frame(type: "data", payload: ["count": .int(index), "data": .string(String(repeating: "d", count: length))])
+            try await transform.process(frame, into: &output)
+        }
+        XCTAssertEqual(output.map { $0.payload["count"] }, lengths.indices.map { .int($0) })
+        XCTAssertEqual(output.map { $0.payload["length"] }, lengths.map { .int($0) })
+    }
+
     func testAProgramMayAnswerWithNoFrameOrSeveral() async throws {
         let programs = try PythonPrograms()
         try programs.write("split.py", """
