@@ -7,8 +7,11 @@ struct LimitOptions: ParsableArguments {
     @Option(help: "Open connections in all (default 50000); past it new ones get HTTP 503.")
     var maxConnections: Int?
 
-    @Option(help: "Open connections from one address, loopback excepted (default 1000).")
+    @Option(help: "Open connections from one address, trusted addresses excepted (default 1000).")
     var maxConnectionsPerAddress: Int?
+
+    @Option(name: .customLong("trusted-address"), help: ArgumentHelp("An address or CIDR block exempt from --max-connections-per-address, such as a reverse proxy's; repeat for more (default: loopback, 127.0.0.0/8 and ::1; 'none' exempts no one).", valueName: "cidr"))
+    var trustedAddresses: [String] = []
 
     @Option(help: "Authenticated connections per API key (default 1000).")
     var maxConnectionsPerKey: Int?
@@ -34,7 +37,25 @@ struct LimitOptions: ParsableArguments {
     @Option(help: "Pipeline instances the subscribers of one key may start (default 100).")
     var maxInstancesPerKey: Int?
 
+    func validate() throws {
+        _ = try trustedAddressRanges()
+    }
+
+    /// The `--trusted-address` values, or nil when none is given; `none` alone is the empty list.
+    private func trustedAddressRanges() throws -> [AddressRange]? {
+        guard !trustedAddresses.isEmpty else { return nil }
+        if trustedAddresses == ["none"] { return [] }
+        return try trustedAddresses.map { text in
+            do {
+                return try AddressRange(parsing: text)
+            } catch {
+                throw ValidationError("--trusted-address: \(error)")
+            }
+        }
+    }
+
     func apply(to limits: inout HostLimits) {
+        if let trusted = try? trustedAddressRanges() { limits.trustedAddresses = trusted }
         if let maxConnections { limits.maxConnections = maxConnections }
         if let maxConnectionsPerAddress { limits.maxConnectionsPerAddress = maxConnectionsPerAddress }
         if let maxConnectionsPerKey { limits.maxConnectionsPerKey = maxConnectionsPerKey }

@@ -52,6 +52,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "A file whose first line is the admin API key.")
     var adminKeyFile: String?
 
+    @Option(help: "Serve the admin API only on a listener of its own at this port (0: any free one); the public port then answers /admin/ with 404. Needs an admin key.")
+    var adminPort: Int?
+
+    @Option(help: "The address of the admin listener (default 127.0.0.1).")
+    var adminHost: String?
+
     @OptionGroup(title: "Limits")
     var limits: LimitOptions
     @Option(name: .customLong("tls-cert"), help: ArgumentHelp("The certificate chain (PEM, the server's certificate first): serve wss:// and https://. Needs --tls-key.", valueName: "file"))
@@ -86,6 +92,9 @@ struct Serve: AsyncParsableCommand {
         let reloadOnHangUp = reloadOnSignal(SIGHUP, server: server)
         let scheme = server.servesTLS ? "wss" : "ws"
         StandardError.write("hyphae \(HyphaeServer.version) serving \(catalog.pipelines.count) pipeline\(catalog.pipelines.count == 1 ? "" : "s") on \(scheme)://\(settings.host):\(port)")
+        if let adminPort = server.adminPort {
+            StandardError.write("the admin API is on \(server.servesTLS ? "https" : "http")://\(settings.adminHost):\(adminPort)/admin/ only")
+        }
         await waitForShutdownSignal()
         reloadOnHangUp.cancel()
         await server.shutdown(afterReadinessGrace: settings.readinessGrace)
@@ -108,6 +117,13 @@ struct Serve: AsyncParsableCommand {
         if let logFormat { settings.logFormat = logFormat }
         if let logLevel { settings.logLevel = logLevel }
         if let adminKey { settings.adminKey = adminKey }
+        if let adminHost {
+            guard adminPort != nil || settings.adminPort != nil else {
+                throw CommandFailure("--admin-host needs an admin port: add --admin-port PORT (admin_port in the host config file)")
+            }
+            settings.adminHost = adminHost
+        }
+        if let adminPort { settings.adminPort = adminPort }
         if let adminKeyFile {
             do {
                 settings.adminKey = try HostConfiguration.readKey(fromFile: adminKeyFile)

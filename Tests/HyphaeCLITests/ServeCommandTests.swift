@@ -1,5 +1,8 @@
 import Foundation
 import HyphaeTesting
+#if canImport(Glibc)
+import Glibc
+#endif
 import XCTest
 
 /// `hyphae serve`: how it refuses to start, and the log settings.
@@ -54,5 +57,37 @@ final class ServeCommandTests: XCTestCase {
         let listening = try XCTUnwrap(host.log.split(separator: "\n").first { $0.contains("\"listening\"") }, host.log)
         let object = try JSONSerialization.jsonObject(with: Data(listening.utf8)) as? [String: Any]
         XCTAssertEqual(object?["event"] as? String, "listening", String(listening))
+    }
+
+    func testAnAdminPortInUseIsARuntimeFailureNamingTheFlag() throws {
+        let occupant = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(occupant) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(occupant, $0, length) == 0 && listen(occupant, 1) == 0 && getsockname(occupant, $0, &length) == 0 }
+        }
+        XCTAssertTrue(bound, "could not take a port for the test")
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let result = try runHyphae(["serve", "--port", "0", "--admin-port", "\(port)"], environment: noKeys.merging(["HYPHAE_ADMIN_KEY": "k"]) { $1 }, timeout: 20)
+        XCTAssertEqual(result.status, 1, result.description)
+        XCTAssertTrue(result.standardError.contains("error: cannot listen for the admin API on 127.0.0.1:\(port)"), result.description)
+        XCTAssertTrue(result.standardError.contains("--admin-host/--admin-port"), result.description)
+        XCTAssertFalse(result.standardError.contains(" serving "), result.description)
+    }
+
+    func testAdminFlagsAndTrustedAddressesAreChecked() throws {
+        let withoutKey = try runHyphae(["serve", "--port", "0", "--admin-port", "0"], environment: noKeys.merging(["HYPHAE_ADMIN_KEY": ""]) { $1 }, timeout: 20)
+        XCTAssertEqual(withoutKey.status, 1, withoutKey.description)
+        XCTAssertTrue(withoutKey.standardError.contains("which is off without a key"), withoutKey.description)
+        let hostOnly = try runHyphae(["serve", "--port", "0", "--admin-host", "127.0.0.1"], environment: noKeys.merging(["HYPHAE_ADMIN_KEY": "k"]) { $1 }, timeout: 20)
+        XCTAssertEqual(hostOnly.status, 1, hostOnly.description)
+        XCTAssertTrue(hostOnly.standardError.contains("--admin-host needs an admin port"), hostOnly.description)
+        let badBlock = try runHyphae(["serve", "--port", "0", "--trusted-address", "10.0.0.1/8"], environment: noKeys, timeout: 20)
+        XCTAssertEqual(badBlock.status, 64, badBlock.description)
+        XCTAssertTrue(badBlock.standardError.contains("did you mean 10.0.0.0/8?"), badBlock.description)
     }
 }

@@ -1,5 +1,7 @@
+import HyphaeClient
 import HyphaeCore
 import HyphaeHost
+import HyphaeTesting
 import XCTest
 
 /// The admin API's key is checked from the request head, before any of the body is
@@ -48,6 +50,31 @@ final class AdminGateTests: XCTestCase {
             try await client.write(Array("GET /admin/pipelines HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(Self.key)\r\nConnection: close\r\n\r\n".utf8))
             _ = await client.isClosed(within: .seconds(5))
             XCTAssertTrue(client.receivedText.hasPrefix("HTTP/1.1 200"), client.receivedText)
+        }
+    }
+
+    func testEveryAdminRequestIsAuditLoggedWithoutTheKeyOrTheBody() async throws {
+        let logs = LogRecorder()
+        try await withHost(logs: logs, configure: { $0.adminKey = Self.key }) { host in
+            let watcher = try await host.connect("/ws/ticker")
+            try await watcher.subscribeSucceeding("bystander", params: ["rate": 100])
+            let allowed = try await HTTPReply.request(host: "127.0.0.1", port: host.port, method: "GET", path: "/admin/pipelines", headers: ["Authorization": "Bearer \(Self.key)"])
+            XCTAssertEqual(allowed.status, 200)
+            let wrong = try await HTTPReply.request(host: "127.0.0.1", port: host.port, method: "GET", path: "/admin/pipelines", headers: ["Authorization": "Bearer not-the-key"])
+            XCTAssertEqual(wrong.status, 401)
+            let body = "name: secret-body-text"
+            let invalid = try await HTTPReply.request(host: "127.0.0.1", port: host.port, method: "PUT", path: "/admin/pipelines/x", headers: ["Authorization": "Bearer \(Self.key)"], body: body)
+            XCTAssertEqual(invalid.status, 422, invalid.body)
+            let audit = logs.entries(withEvent: "admin_audit")
+            XCTAssertEqual(audit.map { "\($0.metadata["method"] ?? "") \($0.metadata["path"] ?? "") \($0.metadata["status"] ?? "")" },
+                           ["GET /admin/pipelines 200", "GET /admin/pipelines 401", "PUT /admin/pipelines/x 422"])
+            XCTAssertTrue(audit.allSatisfy { $0.metadata["remote"] == "127.0.0.1" }, "\(audit)")
+            let everything = logs.recorded.map { "\($0.message) \($0.metadata)" }.joined(separator: "\n")
+            XCTAssertFalse(everything.contains(Self.key), "the key is never logged")
+            XCTAssertFalse(everything.contains("not-the-key"), "nor a wrong one")
+            XCTAssertFalse(everything.contains("secret-body-text"), "nor a body")
+            let frames = try await watcher.frames("bystander", count: 2)
+            XCTAssertEqual(frames.count, 2)
         }
     }
 

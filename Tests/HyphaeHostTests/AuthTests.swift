@@ -212,4 +212,55 @@ final class AuthTests: XCTestCase {
             try await assertEqual(await client.frames("free", count: 1).count, 1)
         }
     }
+
+    /// The key followed by 256 NUL bytes (or anything else) used to authenticate: the
+    /// length difference was folded into 8 bits. Now it is an unknown key, and a
+    /// subscriber that authenticated with the right key is served throughout.
+    func testAKeyFollowedByExtraBytesIsAnUnknownKeyWhileOthersAreServed() async throws {
+        try await withKeyedHost { host in
+            let watcher = try await host.connect("/ws/ticker")
+            let welcome = try await watcher.authenticate(ProtocolClient.authPayload(apiKey: Self.key, signed: false))
+            XCTAssertEqual(welcome.type, "auth_success")
+            try await watcher.subscribeSucceeding("bystander", params: ["rate": 100])
+            let guesser = try await host.connect()
+            for suffix in [String(repeating: "\u{0}", count: 256), String(repeating: "\u{0}", count: 1), "\u{100}", String(repeating: "x", count: 256)] {
+                expectGenericFailure(try await guesser.authenticate(ProtocolClient.authPayload(apiKey: Self.key + suffix, signed: false)))
+            }
+            expectGenericFailure(try await guesser.authenticate(ProtocolClient.authPayload(apiKey: String(Self.key.dropLast()), signed: false)))
+            let frames = try await watcher.frames("bystander", count: 3)
+            XCTAssertEqual(frames.count, 3)
+        }
+    }
+
+    /// After the last failed attempt the close begins and nothing more is evaluated: a
+    /// right key sent right behind the wrong ones (in the same write) gets no answer and
+    /// does not show in the auth counters, and a subscriber of the same key is served.
+    func testNothingIsEvaluatedAfterTheLastFailedAttempt() async throws {
+        try await withKeyedHost(configure: { $0.maxAuthAttempts = 3 }) { host in
+            let watcher = try await host.connect("/ws/ticker")
+            let welcome = try await watcher.authenticate(ProtocolClient.authPayload(apiKey: Self.key, signed: false))
+            XCTAssertEqual(welcome.type, "auth_success")
+            try await watcher.subscribeSucceeding("bystander", params: ["rate": 100])
+            let guesser = try await RawWebSocket.connect(port: host.port)
+            func auth(_ key: String) -> [UInt8] {
+                let payload = JSONValue.object(ProtocolClient.authPayload(apiKey: key, signed: false))
+                return RawWebSocket.text(#"{"type":"auth","payload":"# + payload.jsonText + "}")
+            }
+            try await guesser.write(auth("wrong-1") + auth("wrong-2") + auth("wrong-3") + auth(Self.key) + auth(Self.key))
+            var replies: [String] = []
+            var closeCode: UInt16?
+            while closeCode == nil {
+                let frame = try await guesser.nextFrame()
+                if frame.opcode == 0x8 { closeCode = frame.closeCode } else { replies.append(frame.text) }
+            }
+            XCTAssertEqual(closeCode, 1008)
+            XCTAssertEqual(replies.count, 3, "\(replies)")
+            XCTAssertTrue(replies.allSatisfy { $0.contains("auth_failed") }, "\(replies)")
+            let metrics = try await host.get("/metrics").body
+            XCTAssertTrue(metrics.contains("hyphae_auth_total{result=\"success\"} 1\n"), "only the bystander's success: \(metrics)")
+            XCTAssertTrue(metrics.contains("hyphae_auth_total{result=\"failure\"} 3\n"), metrics)
+            let frames = try await watcher.frames("bystander", count: 2)
+            XCTAssertEqual(frames.count, 2)
+        }
+    }
 }

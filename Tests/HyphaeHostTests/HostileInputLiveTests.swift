@@ -94,4 +94,50 @@ final class HostileInputLiveTests: XCTestCase {
         }
         await host.stop()
     }
+
+    /// Hostile YAML through the admin API and the folder: an alias bomb, a file over the
+    /// size cap, a string param whose default reads the environment. Each is refused with
+    /// its reason, nothing is published, and a subscriber is served throughout.
+    func testHostileYAMLIsRefusedAtLoadWhileTheHostServesOn() async throws {
+        let folder = try TemporaryFolder()
+        let key = "yaml-admin-key"
+        let host = try await RunningHost.start(pipelines: PipelineFixtures.standard, folder: folder) { $0.adminKey = key }
+        do {
+            let client = try await host.connect("/ws/ticker")
+            try await client.subscribeSucceeding("bystander", params: ["rate": 100])
+            var bomb = ["name: bomb", "a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+            for level in 1...12 {
+                bomb.append("a\(level): &a\(level) [\(Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", "))]")
+            }
+            let leak = """
+                name: leak
+                params:
+                  secret: { type: string, default: "${env:HYPHAE_ADMIN_KEY}" }
+                source: { type: ticker }
+                sinks:
+                  - { type: websocket, path: /ws/leak }
+                """
+            let huge = "name: huge\ndescription: " + String(repeating: "x", count: YAMLDocument.maximumBytes) + "\n"
+            for (name, text, reason) in [("bomb", bomb.joined(separator: "\n"), "aliases (*name) are not supported"), ("leak", leak, "cannot read the environment"), ("huge", huge, "at most \(YAMLDocument.maximumBytes)")] {
+                let reply = try await HTTPReply.request(host: "127.0.0.1", port: host.port, method: "PUT", path: "/admin/pipelines/\(name)", headers: ["Authorization": "Bearer \(key)"], body: text)
+                XCTAssertTrue([413, 422].contains(reply.status), "\(name): \(reply.status) \(reply.body.prefix(300))")
+                XCTAssertTrue(reply.status == 413 || reply.body.contains(reason), "\(name): \(reply.body.prefix(300))")
+                try folder.write("\(name).yaml", text)
+            }
+            let report = await host.server.reloader.reload(trigger: "test")
+            let problems = report.failures.values.joined().map(\.description).joined(separator: "\n")
+            XCTAssertTrue(problems.contains("aliases (*name) are not supported"), problems)
+            XCTAssertTrue(problems.contains("at most \(YAMLDocument.maximumBytes)"), problems)
+            XCTAssertEqual(report.failures.count, 3, problems)
+            let listing = try await host.get("/pipelines")
+            XCTAssertEqual(listing.status, 200)
+            for name in ["bomb", "leak", "huge"] { XCTAssertFalse(listing.body.contains("\"\(name)\""), listing.body) }
+            let frames = try await client.frames("bystander", count: 3)
+            XCTAssertEqual(frames.count, 3)
+        } catch {
+            await host.stop()
+            throw error
+        }
+        await host.stop()
+    }
 }

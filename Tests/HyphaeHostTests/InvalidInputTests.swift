@@ -37,6 +37,34 @@ final class InvalidInputTests: XCTestCase {
         }
     }
 
+    /// Objects build in linear time up to a cap of members, nesting has a cap, and a long
+    /// unknown type gets no "did you mean" (whose cost grows with the input).
+    func testMessagesPastTheParsingCapsAreInvalidAndTheHostServesOn() async throws {
+        try await withHost(configure: { $0.maxFrameSize = 1 << 20 }) { host in
+            let watcher = try await bystander(on: host)
+            let client = try await host.connect()
+            let members = (0..<10_001).map { "\"m\($0)\":0" }.joined(separator: ",")
+            try await client.sendText("{\"type\":\"pong\",\(members)}")
+            let wide = try await client.nextReply()
+            XCTAssertEqual(wide.errorCode, "INVALID_MESSAGE", wide.text)
+            XCTAssertTrue(wide.errorMessage.contains("10000"), wide.errorMessage)
+            let allowed = (0..<9_999).map { "\"m\($0)\":0" }.joined(separator: ",")
+            try await client.sendText("{\"type\":\"pong\",\(allowed)}")
+            try await client.assertAlive("10,000 members are allowed")
+
+            try await client.sendText("{\"type\":\"pong\",\"deep\":" + String(repeating: "[", count: 65) + String(repeating: "]", count: 65) + "}")
+            let deep = try await client.nextReply()
+            XCTAssertEqual(deep.errorCode, "INVALID_MESSAGE", deep.text)
+
+            try await client.send(type: String(repeating: "subscribe", count: 2_000))
+            let long = try await client.expectFailure("error", code: "UNKNOWN_MESSAGE_TYPE")
+            XCTAssertFalse(long.errorMessage.contains("did you mean"), long.errorMessage)
+            XCTAssertLessThan(long.text.utf8.count, 600, "the reply does not echo the type: \(long.text.prefix(200))")
+            try await client.assertAlive("after the caps")
+            try await assertStillReceiving(watcher)
+        }
+    }
+
     func testUnknownTypeIsUnknownMessageType() async throws {
         try await withHost { host in
             let client = try await host.connect()

@@ -1,4 +1,6 @@
+import HyphaeClient
 @testable import HyphaeHost
+import HyphaeTesting
 import XCTest
 
 /// Docs/SECURITY.md, Origins: pages of other sites cannot drive the host.
@@ -15,19 +17,32 @@ final class OriginPolicyTests: XCTestCase {
         return text
     }
 
+    /// A client subscribed to an endless stream, which must keep receiving.
+    private func bystander(on host: RunningHost) async throws -> ProtocolClient {
+        let client = try await host.connect("/ws/ticker")
+        try await client.subscribeSucceeding("bystander", params: ["rate": 100])
+        return client
+    }
+
     func testUpgradesFromOriginsNotAllowedGet403() async throws {
         try await withHost(configure: { $0.allowedOrigins = ["https://dashboard.example.com"] }) { host in
+            let watcher = try await bystander(on: host)
             let refused = try await upgrade(host, origin: "https://evil.example.net")
             XCTAssertTrue(refused.hasPrefix("HTTP/1.1 403"), refused)
+            let page = try await HTTPReply.request(host: "127.0.0.1", port: host.port, method: "GET", path: "/pipelines", headers: ["Origin": "https://evil.example.net"])
+            XCTAssertEqual(page.status, 403, "HTTP requests from other origins too: \(page.body)")
             let allowed = try await upgrade(host, origin: "https://dashboard.example.com/")
             XCTAssertTrue(allowed.hasPrefix("HTTP/1.1 101"), allowed)
             let program = try await upgrade(host, origin: nil)
             XCTAssertTrue(program.hasPrefix("HTTP/1.1 101"), "a client without Origin is a program, not a page: \(program)")
+            let frames = try await watcher.frames("bystander", count: 2)
+            XCTAssertEqual(frames.count, 2)
         }
     }
 
     func testADevHostRefusesOtherHostNames() async throws {
         try await withHost { host in
+            let watcher = try await bystander(on: host)
             let rebinding = try await upgrade(host, origin: "http://rebind.example.net", hostHeader: "rebind.example.net:8080")
             XCTAssertTrue(rebinding.hasPrefix("HTTP/1.1 403"), rebinding)
             XCTAssertTrue(rebinding.contains("dev host answers only to localhost"), rebinding)
@@ -35,6 +50,8 @@ final class OriginPolicyTests: XCTestCase {
                 let local = try await upgrade(host, origin: nil, hostHeader: name)
                 XCTAssertTrue(local.hasPrefix("HTTP/1.1 101"), "\(name): \(local)")
             }
+            let frames = try await watcher.frames("bystander", count: 2)
+            XCTAssertEqual(frames.count, 2)
         }
     }
 

@@ -82,6 +82,10 @@ public struct HostConfiguration: Sendable, Equatable {
     /// The PEM certificate chain and private key; with both, the port serves wss:// and https://.
     public var tlsCertificateFile: String?
     public var tlsKeyFile: String?
+    /// With a port, the admin API is served only on a listener of its own at this
+    /// address and port, and the public port answers its paths with 404.
+    public var adminHost = "127.0.0.1"
+    public var adminPort: Int?
 
     public init() {}
 
@@ -106,6 +110,16 @@ public struct HostConfiguration: Sendable, Equatable {
         problems += limits.problems()
         if !(1...65_535).contains(port) && port != 0 {
             problems.append("port \(port) is out of range; use 1 to 65535 (or 0 for any free port)")
+        }
+        if let adminPort {
+            if !(0...65_535).contains(adminPort) {
+                problems.append("admin port \(adminPort) is out of range; use 1 to 65535 (or 0 for any free port)")
+            } else if adminPort != 0, adminPort == port, adminHost == host {
+                problems.append("the admin listener cannot share \(host):\(port) with the public one; choose another --admin-port (admin_port), or leave it out to serve the admin API on the public port")
+            }
+            if adminKey == nil {
+                problems.append("--admin-port (admin_port) opens a listener for the admin API, which is off without a key: give the key with HYPHAE_ADMIN_KEY, --admin-key-file or admin_key_file, or leave the admin port out")
+            }
         }
         if (tlsCertificateFile == nil) != (tlsKeyFile == nil) {
             problems.append("a TLS certificate needs its private key: give both --tls-cert and --tls-key (tls_cert and tls_key in the host config file), or neither to serve plain ws://")
@@ -199,6 +213,8 @@ extension HostConfiguration {
         }
         tlsCertificateFile = config.optionalString("tls_cert", summary: "the PEM certificate chain, server certificate first; with tls_key, the port serves wss:// and https://") ?? tlsCertificateFile
         tlsKeyFile = config.optionalString("tls_key", summary: "the PEM private key of the certificate in tls_cert") ?? tlsKeyFile
+        adminHost = config.string("admin_host", default: adminHost, summary: "the address of the admin listener, with admin_port (default 127.0.0.1)")
+        adminPort = config.optionalInt("admin_port", min: 0, max: 65_535, summary: "a port of its own for the admin API (0: any free port); the public port then answers /admin/ with 404") ?? adminPort
         if let keys = config.node("api_keys", type: "list of {key, id, pipelines}", summary: "client API keys") {
             apiKeys += Self.readKeys(keys, config: &config)
         }

@@ -8,9 +8,13 @@ import HyphaeCore
 public struct HostLimits: Sendable, Equatable {
     /// Open connections, WebSocket or HTTP, in all.
     public var maxConnections = 50_000
-    /// Open connections from one source address. Loopback addresses (a local reverse
-    /// proxy, a benchmark) count only against `maxConnections`.
+    /// Open connections from one source address. Addresses in `trustedAddresses` count
+    /// only against `maxConnections`.
     public var maxConnectionsPerAddress = 1_000
+    /// Addresses exempt from `maxConnectionsPerAddress`: a local reverse proxy or load
+    /// balancer, through which every client has its address, or a benchmark. Loopback
+    /// unless set; empty exempts no one.
+    public var trustedAddresses = AddressRange.loopback
     /// Authenticated connections per API key.
     public var maxConnectionsPerKey = 1_000
     /// Seconds a new connection has to send a complete HTTP request head.
@@ -41,7 +45,17 @@ public struct HostLimits: Sendable, Equatable {
     /// The fields of the host config file's `limits` mapping.
     mutating func read(from config: inout ConfigReader) {
         maxConnections = config.int("max_connections", default: maxConnections, min: Self.connectionRange.lowerBound, max: Self.connectionRange.upperBound, summary: "open connections in all; past it new ones get HTTP 503")
-        maxConnectionsPerAddress = config.int("max_connections_per_address", default: maxConnectionsPerAddress, min: Self.connectionRange.lowerBound, max: Self.connectionRange.upperBound, summary: "open connections from one address (loopback counts only in all); past it HTTP 503")
+        maxConnectionsPerAddress = config.int("max_connections_per_address", default: maxConnectionsPerAddress, min: Self.connectionRange.lowerBound, max: Self.connectionRange.upperBound, summary: "open connections from one address (trusted_addresses count only in all); past it HTTP 503")
+        let trusted = config.stringList("trusted_addresses", default: trustedAddresses.map(\.description), summary: "addresses and CIDR blocks exempt from max_connections_per_address, such as a reverse proxy's (default: loopback; [] exempts no one)")
+        var ranges: [AddressRange] = []
+        for text in trusted {
+            do {
+                ranges.append(try AddressRange(parsing: text))
+            } catch {
+                config.problem("trusted_addresses", error.description)
+            }
+        }
+        trustedAddresses = ranges
         maxConnectionsPerKey = config.int("max_connections_per_key", default: maxConnectionsPerKey, min: Self.connectionRange.lowerBound, max: Self.connectionRange.upperBound, summary: "authenticated connections per API key; past it auth_failed TOO_MANY_CONNECTIONS and close 1008")
         handshakeTimeout = config.double("handshake_timeout", default: handshakeTimeout, min: Self.timeoutRange.lowerBound, max: Self.timeoutRange.upperBound, summary: "seconds a new connection has to send a complete request head")
         httpIdleTimeout = config.double("http_idle_timeout", default: httpIdleTimeout, min: Self.timeoutRange.lowerBound, max: Self.timeoutRange.upperBound, summary: "seconds an idle HTTP keep-alive connection is kept")

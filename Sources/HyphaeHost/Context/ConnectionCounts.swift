@@ -15,6 +15,15 @@ final class ConnectionCounts: Sendable {
             case .keyFull(let limit): "this key holds its limit of \(limit) connections; close some first"
             }
         }
+
+        /// The limit's name, for logs.
+        var reason: String {
+            switch self {
+            case .hostFull: "max_connections"
+            case .addressFull: "max_connections_per_address"
+            case .keyFull: "max_connections_per_key"
+            }
+        }
     }
 
     private struct State {

@@ -1,10 +1,11 @@
+import Logging
 import NIOCore
 
 /// The first handler of every accepted connection: counts it against the host's
 /// connection limits (`max_connections`, `max_connections_per_address`) and, past
 /// one, answers `503 Service Unavailable` with a `Retry-After` and closes, before any
-/// byte of the request is read. Loopback clients count only against the total: behind
-/// a local reverse proxy every client is 127.0.0.1.
+/// byte of the request is read. Clients from `trusted_addresses` (loopback unless set)
+/// count only against the total: behind a reverse proxy every client has its address.
 final class ConnectionLimiter: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -12,17 +13,25 @@ final class ConnectionLimiter: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = ByteBuffer
 
     private let connections: ConnectionCounts
+    private let trusted: [AddressRange]
+    private let logger: Logger
     private var countedAddress: String??
     private var isRefused = false
 
-    init(connections: ConnectionCounts) {
+    init(connections: ConnectionCounts, trusted: [AddressRange], logger: Logger) {
         self.connections = connections
+        self.trusted = trusted
+        self.logger = logger
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        let address = Self.limitedAddress(of: context.channel.remoteAddress)
+        let address = Self.limitedAddress(of: context.channel.remoteAddress, trusted: trusted)
         if let refusal = connections.admit(address: address) {
             isRefused = true
+            logger.notice("connection refused", metadata: [
+                "event": "connection_refused", "reason": "\(refusal.reason)",
+                "remote": "\(context.channel.remoteAddress?.ipAddress ?? "unknown")",
+            ])
             let body = "\(refusal)\n"
             let response = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: text/plain; charset=utf-8\r\n"
                 + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
@@ -50,13 +59,9 @@ final class ConnectionLimiter: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
-    /// The address a connection counts against, or nil for loopback (and the unknown).
-    static func limitedAddress(of address: SocketAddress?) -> String? {
-        guard let address, let ip = address.ipAddress else { return nil }
-        switch address {
-        case .v4 where ip.hasPrefix("127."): return nil
-        case .v6 where ip == "::1" || ip.hasPrefix("::ffff:127."): return nil
-        default: return ip
-        }
+    /// The address a connection counts against, or nil for a trusted address (and the unknown).
+    static func limitedAddress(of address: SocketAddress?, trusted: [AddressRange]) -> String? {
+        guard let ip = address?.ipAddress else { return nil }
+        return trusted.contains { $0.contains(ip: ip) } ? nil : ip
     }
 }

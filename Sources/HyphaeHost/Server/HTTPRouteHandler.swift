@@ -17,17 +17,19 @@ final class HTTPRouteHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let limits: HostLimits
     private let adminGate: AdminGate
     private let originPolicy: RequestOriginPolicy
+    private let role: ListenerRole
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
     private var bodyTooLarge = false
     /// Closes the connection when no request head arrives in time.
     private var deadline: Scheduled<Void>?
 
-    init(routes: HTTPRoutes, limits: HostLimits, adminGate: AdminGate, originPolicy: RequestOriginPolicy) {
+    init(routes: HTTPRoutes, limits: HostLimits, adminGate: AdminGate, originPolicy: RequestOriginPolicy, role: ListenerRole) {
         self.routes = routes
         self.limits = limits
         self.adminGate = adminGate
         self.originPolicy = originPolicy
+        self.role = role
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -56,6 +58,16 @@ final class HTTPRouteHandler: ChannelInboundHandler, RemovableChannelHandler {
                 var closing = requestHead
                 closing.headers.replaceOrAdd(name: "Connection", value: "close")
                 write(.problem(.forbidden, refusal), for: closing, context: context)
+                return
+            }
+            if let refusal = role.refusal(of: requestHead.uri) {
+                if Self.isAdminPath(requestHead.uri) {
+                    routes.host.logger.notice("admin request on the public port", metadata: [
+                        "event": "admin_audit", "method": "\(requestHead.method.rawValue)", "path": "\(requestHead.uri.prefix(256))",
+                        "status": "\(refusal.status.code)", "remote": "\(context.channel.remoteAddress?.ipAddress ?? "unknown")",
+                    ])
+                }
+                refuseFromTheHead(requestHead, with: refusal, context: context)
                 return
             }
             if Self.isAdminPath(requestHead.uri), refuseAdminRequest(requestHead, context: context) { return }
@@ -111,11 +123,16 @@ final class HTTPRouteHandler: ChannelInboundHandler, RemovableChannelHandler {
             "event": "admin_audit", "method": "\(requestHead.method.rawValue)", "path": "\(requestHead.uri.prefix(256))",
             "status": "\(refusal.status.code)", "remote": "\(address ?? "unknown")",
         ])
+        refuseFromTheHead(requestHead, with: refusal, context: context)
+        return true
+    }
+
+    /// Answers `refusal` and closes the connection without reading the request's body.
+    private func refuseFromTheHead(_ requestHead: HTTPRequestHead, with refusal: HTTPResponse, context: ChannelHandlerContext) {
         var closing = requestHead
         closing.headers.replaceOrAdd(name: "Connection", value: "close")
         write(refusal, for: closing, context: context)
         context.channel.setOption(.autoRead, value: false).whenComplete { _ in }
-        return true
     }
 
     private func write(_ response: HTTPResponse, for request: HTTPRequestHead, context: ChannelHandlerContext) {

@@ -24,6 +24,10 @@ public final class HyphaeServer: Sendable {
     public let reloader: PipelineReloader
     private let group: MultiThreadedEventLoopGroup
     private let serverChannel = Mutex<Channel?>(nil)
+    private let adminChannel = Mutex<Channel?>(nil)
+    /// The admin listener's connections are counted apart, so that a public port full
+    /// of connections does not lock the operator out.
+    private let adminConnections: ConnectionCounts
     private let nextConnection = Atomic<Int>(1)
     private let watcher = Mutex<Task<Void, Never>?>(nil)
     private let adminGate: AdminGate
@@ -36,6 +40,7 @@ public final class HyphaeServer: Sendable {
         reloader = PipelineReloader(host: host, directory: host.configuration.pipelinesDirectory)
         adminGate = AdminGate(key: host.configuration.adminKey)
         originPolicy = RequestOriginPolicy(configuration: host.configuration)
+        adminConnections = ConnectionCounts(limits: host.configuration.limits)
         group = MultiThreadedEventLoopGroup(numberOfThreads: host.configuration.eventLoopThreads)
     }
 
@@ -50,9 +55,11 @@ public final class HyphaeServer: Sendable {
         }
     }
 
-    /// Binds the listening socket; returns the port (useful with port 0). With a
-    /// certificate and key configured, reads them first and throws `TLSSetupError`,
-    /// naming the file, when they cannot serve.
+    /// Binds the listening socket, and the admin listener when an admin port is
+    /// configured; returns the public port (useful with port 0). With a certificate and
+    /// key configured, reads them first and throws `TLSSetupError`, naming the file, when
+    /// they cannot serve; a port that cannot be bound throws `ListenError`, and nothing
+    /// is left listening.
     @discardableResult
     public func start() async throws -> Int {
         Self.raiseOpenFileLimit(logger: host.logger)
@@ -60,19 +67,23 @@ public final class HyphaeServer: Sendable {
         let configuration = host.configuration
         let tls = try Self.loadTLS(configuration, logger: host.logger)
         self.tls.withLock { $0 = tls }
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 4096)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 8)
-            .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try self.configureConnection(channel, tls: tls)
-                }
-            }
-        let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        let channel = try await bind(configuration.host, configuration.port, role: configuration.adminPort == nil ? .everything : .publicOnly, tls: tls)
         serverChannel.withLock { $0 = channel }
         let port = channel.localAddress?.port ?? configuration.port
+        if let requestedAdminPort = configuration.adminPort {
+            do {
+                let admin = try await bind(configuration.adminHost, requestedAdminPort, role: .adminOnly, tls: tls)
+                adminChannel.withLock { $0 = admin }
+                host.logger.info("listening for the admin API", metadata: [
+                    "event": "listening_admin", "address": "\(configuration.adminHost):\(admin.localAddress?.port ?? requestedAdminPort)",
+                    "tls": "\(tls != nil)",
+                ])
+            } catch {
+                try? await channel.close().get()
+                serverChannel.withLock { $0 = nil }
+                throw error
+            }
+        }
         host.logger.info("listening", metadata: [
             "event": "listening", "address": "\(configuration.host):\(port)",
             "pipelines": "\(host.pipelines.map(\.name).joined(separator: ","))",
@@ -80,6 +91,29 @@ public final class HyphaeServer: Sendable {
             "tls": "\(tls != nil)",
         ])
         return port
+    }
+
+    /// The admin listener's port, once started with an admin port; nil without one.
+    public var adminPort: Int? {
+        adminChannel.withLock { $0?.localAddress?.port }
+    }
+
+    private func bind(_ address: String, _ port: Int, role: ListenerRole, tls: ServerTLSContext?) async throws -> Channel {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 8)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try self.configureConnection(channel, tls: tls, role: role)
+                }
+            }
+        do {
+            return try await bootstrap.bind(host: address, port: port).get()
+        } catch {
+            throw ListenError(role: role, address: address, port: port, underlying: error)
+        }
     }
 
     /// Whether the port speaks TLS (wss:// and https://).
@@ -126,7 +160,7 @@ public final class HyphaeServer: Sendable {
         ])
     }
 
-    private func configureConnection(_ channel: Channel, tls: ServerTLSContext?) throws {
+    private func configureConnection(_ channel: Channel, tls: ServerTLSContext?, role: ListenerRole) throws {
         let host = self.host
         let originPolicy = self.originPolicy
         let configuration = host.configuration
@@ -139,7 +173,7 @@ public final class HyphaeServer: Sendable {
             shouldUpgrade: { channel, head in
                 let path = Self.path(of: head.uri)
                 // A refused upgrade goes on to the routes, which answer it (403 for the origin).
-                guard !host.isShuttingDown, originPolicy.refusal(of: head) == nil, host.endpoint(forPath: path) != nil else {
+                guard role.servesStreams, !host.isShuttingDown, originPolicy.refusal(of: head) == nil, host.endpoint(forPath: path) != nil else {
                     return channel.eventLoop.makeSucceededFuture(nil)
                 }
                 return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
@@ -165,9 +199,10 @@ public final class HyphaeServer: Sendable {
             }
         )
         let admin = AdminAPI(host: host, reloader: reloader, directory: configuration.pipelinesDirectory)
-        let routes = HTTPRouteHandler(routes: HTTPRoutes(host: host, admin: admin), limits: configuration.limits, adminGate: adminGate, originPolicy: originPolicy)
+        let routes = HTTPRouteHandler(routes: HTTPRoutes(host: host, admin: admin), limits: configuration.limits, adminGate: adminGate, originPolicy: originPolicy, role: role)
         // The limiter first: a connection is counted before it costs a TLS handshake.
-        try channel.pipeline.syncOperations.addHandler(ConnectionLimiter(connections: host.connections))
+        let counts = role == .adminOnly ? adminConnections : host.connections
+        try channel.pipeline.syncOperations.addHandler(ConnectionLimiter(connections: counts, trusted: configuration.limits.trustedAddresses, logger: host.logger))
         if let tls {
             // Then TLS: everything after it sees the same HTTP and WebSocket bytes as on a plain port.
             let operations = channel.pipeline.syncOperations
@@ -203,6 +238,7 @@ public final class HyphaeServer: Sendable {
         host.logger.info("shutting down", metadata: ["event": "shutdown_started", "connections": "\(host.channels.count)"])
         let listener = serverChannel.withLock { $0 }
         try? await listener?.close().get()
+        try? await adminChannel.withLock({ $0 })?.close().get()
         for channel in host.channels {
             channel.pipeline.fireUserInboundEventTriggered(ServerShutdownEvent())
         }

@@ -64,9 +64,10 @@ final class MemoryBoundsTests: XCTestCase {
         let loopback = try SocketAddress(ipAddress: "127.0.0.1", port: 9)
         let loopback6 = try SocketAddress(ipAddress: "::1", port: 9)
         let remote = try SocketAddress(ipAddress: "203.0.113.7", port: 9)
-        XCTAssertNil(ConnectionLimiter.limitedAddress(of: loopback))
-        XCTAssertNil(ConnectionLimiter.limitedAddress(of: loopback6))
-        XCTAssertEqual(ConnectionLimiter.limitedAddress(of: remote), "203.0.113.7")
+        XCTAssertNil(ConnectionLimiter.limitedAddress(of: loopback, trusted: AddressRange.loopback))
+        XCTAssertNil(ConnectionLimiter.limitedAddress(of: loopback6, trusted: AddressRange.loopback))
+        XCTAssertEqual(ConnectionLimiter.limitedAddress(of: remote, trusted: AddressRange.loopback), "203.0.113.7")
+        XCTAssertEqual(ConnectionLimiter.limitedAddress(of: loopback, trusted: []), "127.0.0.1", "an empty list trusts no one")
     }
 
     func testLimitsReadFromTheHostConfigFileAndFlagValuesAreChecked() throws {

@@ -19,6 +19,14 @@ struct HTTPReply: Sendable {
     /// Sends `GET path` with `Connection: close` and reads until the server closes;
     /// over TLS (https://) with `tls`.
     static func get(host: String, port: Int, path: String, method: String = "GET", tls: ClientTLS? = nil) async throws -> HTTPReply {
+        try await request(host: host, port: port, method: method, path: path, tls: tls)
+    }
+
+    /// Sends one request with `headers` and `body` (and `Connection: close`), and reads
+    /// until the server closes; over TLS with `tls`.
+    static func request(
+        host: String, port: Int, method: String, path: String, headers: [String: String] = [:], body: String = "", tls: ClientTLS? = nil
+    ) async throws -> HTTPReply {
         let collector = ResponseCollector()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
@@ -28,7 +36,10 @@ struct HTTPReply: Sendable {
                 }
             }
             .connect(host: host, port: port).get()
-        let request = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n\r\n"
+        var request = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
+        for (name, value) in headers { request += "\(name): \(value)\r\n" }
+        if !body.isEmpty { request += "Content-Length: \(body.utf8.count)\r\n" }
+        request += "\r\n" + body
         try await channel.writeAndFlush(ByteBuffer(string: request)).get()
         try await channel.closeFuture.get()
         return try parse(collector.received)

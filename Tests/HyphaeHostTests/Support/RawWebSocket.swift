@@ -69,6 +69,22 @@ final class RawWebSocket: Sendable {
         try await channel.writeAndFlush(ByteBuffer(bytes: bytes)).get()
     }
 
+    /// Queues `bytes` without waiting for the peer to take them, for a client that
+    /// writes more than the peer reads.
+    func writeWithoutWaiting(_ bytes: [UInt8]) {
+        channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+    }
+
+    /// Whether the socket takes more bytes now (false once the peer stops reading).
+    var isWritable: Bool { channel.isWritable }
+
+    /// Stops or restarts reading from the socket: a client that does not read leaves
+    /// the server's bytes in the kernel's buffers and then in the server's.
+    func setReading(_ reading: Bool) async throws {
+        try await channel.setOption(.autoRead, value: reading).get()
+        if reading { channel.read() }
+    }
+
     /// A frame as a client would send it, but with every bit chosen by the test:
     /// `firstByte` holds FIN, the RSV bits and the opcode.
     static func frame(firstByte: UInt8, payload: [UInt8], masked: Bool = true) -> [UInt8] {

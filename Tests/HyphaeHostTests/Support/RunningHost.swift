@@ -26,7 +26,7 @@ final class RunningHost: Sendable {
     var configuration: HostConfiguration { server.host.configuration }
 
     static func start(
-        pipelines: [String: String], folder: TemporaryFolder, configure: (inout HostConfiguration) -> Void
+        pipelines: [String: String], folder: TemporaryFolder, logs: LogRecorder? = nil, configure: (inout HostConfiguration) -> Void
     ) async throws -> RunningHost {
         for (name, yaml) in pipelines {
             try folder.write("\(name).yaml", yaml)
@@ -42,7 +42,7 @@ final class RunningHost: Sendable {
         guard !catalog.hasErrors else {
             throw HostStartError(description: "the test pipelines do not load:\n" + catalog.diagnostics.map(\.description).joined(separator: "\n"))
         }
-        let logger = Logger(label: "hyphae.e2e") { _ in SwiftLogNoOpLogHandler() }
+        let logger = logs?.logger(label: "hyphae.e2e") ?? Logger(label: "hyphae.e2e") { _ in SwiftLogNoOpLogHandler() }
         let server = HyphaeServer(host: HostContext(configuration: configuration, catalog: catalog, registry: registry, logger: logger))
         let port = try await server.start()
         return RunningHost(server: server, port: port)
@@ -103,11 +103,12 @@ final class RunningHost: Sendable {
 /// Runs `body` against a fresh host and always shuts the host down afterwards.
 func withHost<Result>(
     pipelines: [String: String] = PipelineFixtures.standard,
+    logs: LogRecorder? = nil,
     configure: (inout HostConfiguration) -> Void = { _ in },
     _ body: (RunningHost) async throws -> Result
 ) async throws -> Result {
     let folder = try TemporaryFolder()
-    let host = try await RunningHost.start(pipelines: pipelines, folder: folder, configure: configure)
+    let host = try await RunningHost.start(pipelines: pipelines, folder: folder, logs: logs, configure: configure)
     let result: Result
     do {
         result = try await body(host)
