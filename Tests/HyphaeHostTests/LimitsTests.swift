@@ -288,7 +288,7 @@ final class LimitsTests: XCTestCase {
             XCTAssertEqual(closing.count, 1, "\(logs.entries(withEvent: "connection_closed"))")
             // What the host held for it is bounded by the limit and the sockets' buffers, not by what it sent.
             let grown = try Self.residentBytes() - residentBefore
-            XCTAssertLessThan(grown, 64 << 20, "the process grew \(grown) bytes while the client sent \(sentBytes) bytes of requests")
+            XCTAssertLessThan(grown, 32 << 20, "the process grew \(grown) bytes while the client sent \(sentBytes) bytes of requests")
             try await assertStillReceiving(watcher)
             try await watcher.assertAlive("after the other client was closed")
         }
@@ -318,6 +318,45 @@ final class LimitsTests: XCTestCase {
             let closed = await reader.isClosed(within: .seconds(30))
             XCTAssertTrue(closed, "the slow consumer's socket is closed")
             try await assertStillReceiving(watcher)
+        }
+    }
+
+    /// The bundled pipelines at their maxima, to a client that never reads: a ticker at
+    /// 1,000 frames/s of 16 KiB and a 256×256 simulation with its full state (about half
+    /// a megabyte a frame). Each queue is bounded in bytes, and all of them together by
+    /// the host's budget (8 MiB here): once it is reached the queues drop their oldest
+    /// frames, the process stops growing, and a subscriber of the same pipeline is served.
+    func testTheBundledPipelinesAtTheirMaximaHoldBoundedMemoryForAClientThatNeverReads() async throws {
+        let folder = PackagePaths.root.appendingPathComponent("pipelines")
+        var bundled: [String: String] = [:]
+        for file in try FileManager.default.contentsOfDirectory(atPath: folder.path) where file.hasSuffix(".yaml") && !file.hasSuffix(".test.yaml") {
+            bundled[String(file.dropLast(5))] = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
+        }
+        XCTAssertNotNil(bundled["ticker"])
+        XCTAssertNotNil(bundled["simulation_live"])
+        try await withHost(pipelines: bundled, configure: { $0.limits.maxQueuedBytes = 8 << 20 }) { host in
+            let watcher = try await host.connect("/ws/ticker")
+            try await watcher.subscribeSucceeding("bystander", params: ["rate": 100])
+            let residentBefore = try Self.residentBytes()
+            let reader = try await RawWebSocket.connect(port: host.port)
+            try await reader.setReading(false)
+            try await reader.write(
+                RawWebSocket.text(#"{"type":"subscribe","payload":{"stream_id":"t","stream_type":"ticker","params":{"rate":1000,"payload_bytes":16384}}}"#)
+                + RawWebSocket.text(#"{"type":"subscribe","payload":{"stream_id":"s","stream_type":"simulation_live","params":{"grid_size":256,"steps":1000,"include_full_state":true}}}"#))
+            let deadline = ContinuousClock.now + .seconds(180)
+            var dropped: [String: Double] = [:]
+            while dropped.values.count < 2 || dropped.values.contains(0) {
+                guard ContinuousClock.now < deadline else { return XCTFail("the unread queues never reached their bound: dropped \(dropped)") }
+                try await Task.sleep(for: .milliseconds(100))
+                for name in ["ticker", "simulation_live"] {
+                    dropped[name] = try await host.pipelineStatus(name)["frames_dropped"]?.numberValue ?? 0
+                }
+            }
+            let grown = try Self.residentBytes() - residentBefore
+            XCTAssertLessThan(grown, 48 << 20, "the process grew \(grown) bytes for a client that reads nothing")
+            let frames = try await watcher.frames("bystander", count: 3)
+            XCTAssertEqual(frames.count, 3)
+            await reader.disconnect()
         }
     }
 
