@@ -133,5 +133,9 @@ final class AdminListenerTests: XCTestCase {
         configuration.adminPort = configuration.port
         XCTAssertTrue(configuration.startupProblems().contains { $0.contains("cannot share") }, "\(configuration.startupProblems())")
         XCTAssertNil(HostConfiguration().adminPort, "no admin listener unless asked for")
+        let hostOnly = try folder.write("host-only.yaml", "admin_host: 10.0.0.5\n")
+        XCTAssertThrowsError(try HostConfiguration.load(file: hostOnly)) { error in
+            XCTAssertTrue("\(error)".contains("admin_host is the address of the admin listener, which needs admin_port"), "\(error)")
+        }
     }
 }

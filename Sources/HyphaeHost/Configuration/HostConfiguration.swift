@@ -215,6 +215,9 @@ extension HostConfiguration {
         tlsKeyFile = config.optionalString("tls_key", summary: "the PEM private key of the certificate in tls_cert") ?? tlsKeyFile
         adminHost = config.string("admin_host", default: adminHost, summary: "the address of the admin listener, with admin_port (default 127.0.0.1)")
         adminPort = config.optionalInt("admin_port", min: 0, max: 65_535, summary: "a port of its own for the admin API (0: any free port); the public port then answers /admin/ with 404") ?? adminPort
+        if config.contains("admin_host"), adminPort == nil {
+            config.problem("admin_host", "admin_host is the address of the admin listener, which needs admin_port: add admin_port, or leave admin_host out to serve the admin API on the public port")
+        }
         if let keys = config.node("api_keys", type: "list of {key, id, pipelines}", summary: "client API keys") {
             apiKeys += Self.readKeys(keys, config: &config)
         }
