@@ -101,12 +101,24 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The web console and hyphae.js, built into the binary (Docs/CONSOLE.md).
+        .target(
+            name: "HyphaeConsole",
+            resources: [
+                .embedInCode("Files/index.html"),
+                .embedInCode("Files/hyphae.js"),
+                .embedInCode("Files/console.js"),
+                .embedInCode("Files/charts.js"),
+                .embedInCode("Files/console.css"),
+            ]
+        ),
         // The server. It knows no stage module: whoever starts it passes the registry.
         .target(
             name: "HyphaeHost",
             dependencies: [
                 "HyphaeCore",
                 "HyphaeProtocol",
+                "HyphaeConsole",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds Hyphae and runs every test: the Swift suites, and through them the NumPy
-# cross-check of the MFN engine and the Python example client; then the example
+# cross-check of the MFN engine, the Python example client and the web console in a
+# headless Chromium (installed from Debian's packages when missing); then the example
 # package that depends on Hyphae (Docs/examples/custom-host): its build, its tests and
 # its binary. The Python modules that the cross-check and the client need go into a
 # virtual environment of their own, .venv-tests/, made on the first run; the
@@ -34,6 +35,11 @@ if ! venv_ready; then
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check numpy websockets
 fi
 venv_ready || { echo "test.sh: $venv has no numpy and websockets; delete $venv and run ./test.sh again" >&2; exit 1; }
+
+# Debian's Chromium and its WebDriver: the web console's tests drive them (ConsoleBrowserTests).
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    apt_install chromium chromium-driver
+fi
 
 # The tests run `python3` from the PATH: this one.
 PATH="$PWD/$venv/bin:$PATH"

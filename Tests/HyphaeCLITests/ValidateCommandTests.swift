@@ -113,7 +113,7 @@ final class ValidateCommandTests: XCTestCase {
 
     func testReservedPaths() throws {
         let folder = try TemporaryFolder()
-        for reserved in ["/ws", "/ws/heartbeat", "/health", "/ready", "/metrics", "/pipelines", "/admin/reload"] {
+        for reserved in ["/ws", "/ws/heartbeat", "/health", "/ready", "/metrics", "/pipelines", "/admin/reload", "/", "/hyphae.js"] {
             let path = try folder.write("reserved.yaml", "name: r\nsource:\n  type: ticker\nsinks:\n  - type: websocket\n    path: \(reserved)\n")
             let result = try runHyphae(["validate", path])
             XCTAssertEqual(result.status, 1, result.description)

@@ -1,3 +1,4 @@
+import Foundation
 import HyphaeCore
 import HyphaeProtocol
 import XCTest
@@ -29,5 +30,25 @@ final class AuthSignatureTests: XCTestCase {
         XCTAssertNil(unsigned["signature"])
         let signed = AuthSignature.authPayload(apiKey: "k1", timestamp: 1_764_756_000_123, signed: true)
         XCTAssertEqual(signed["signature"], .string("780e1302ab3e28fb5d0688ab93da81ff683f8b6d5359a12397ff52018d4526bf"))
+    }
+}
+
+/// Tests/vectors/auth.json, which hyphae.js's tests check too (in Chromium): both clients
+/// must sign byte for byte as the host checks.
+final class SharedAuthVectorTests: XCTestCase {
+    func testTheSharedVectors() throws {
+        var folder = URL(fileURLWithPath: #filePath)
+        for _ in 0..<2 { folder.deleteLastPathComponent() }
+        let text = try Data(contentsOf: folder.appendingPathComponent("vectors/auth.json"))
+        let cases = try XCTUnwrap(try JSONParser.parse(Array(text)).objectValue?["cases"]?.arrayValue)
+        XCTAssertGreaterThanOrEqual(cases.count, 5)
+        for vector in cases {
+            let name = vector["name"]?.stringValue ?? "?"
+            let key = try XCTUnwrap(vector["api_key"]?.stringValue, name)
+            let timestamp = try XCTUnwrap(vector["timestamp"]?.numberValue, name)
+            let expected = try XCTUnwrap(vector["signature"]?.stringValue, name)
+            XCTAssertEqual(AuthSignature.hex(apiKey: key, sentTimestamp: timestamp), expected, name)
+            XCTAssertEqual(vector["signed_text"]?.stringValue, String(Int64(timestamp.rounded(.towardZero))), name)
+        }
     }
 }

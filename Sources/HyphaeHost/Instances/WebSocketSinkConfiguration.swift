@@ -1,10 +1,12 @@
+import HyphaeConsole
 import HyphaeCore
 import HyphaeProtocol
 
 /// The `websocket` sink: the path subscribers connect to, and each subscription's queue.
 public struct WebSocketSinkConfiguration: EndpointConfiguration, Equatable {
-    /// Paths the host serves itself, which no pipeline may take.
-    public static let reservedPaths: Set<String> = ["/ws", "/ws/heartbeat", "/health", "/ready", "/metrics", "/pipelines"]
+    /// Paths the host serves itself, which no pipeline may take: its endpoints, and the
+    /// web console's files.
+    public static let reservedPaths: Set<String> = Set(["/ws", "/ws/heartbeat", "/health", "/ready", "/metrics", "/pipelines"]).union(ConsoleFiles.paths)
 
     public var path: String
     public var backpressure: BackpressurePolicy

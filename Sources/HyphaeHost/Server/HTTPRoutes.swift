@@ -1,7 +1,9 @@
+import HyphaeConsole
 import HyphaeCore
 import NIOHTTP1
 
-/// The host's HTTP endpoints: health, readiness, metrics, the pipeline list and the admin API.
+/// The host's HTTP endpoints: health, readiness, metrics, the pipeline list, the admin API,
+/// and the web console with hyphae.js (Docs/CONSOLE.md).
 struct HTTPRoutes: Sendable {
     let host: HostContext
     let admin: AdminAPI
@@ -28,6 +30,12 @@ struct HTTPRoutes: Sendable {
         default:
             if host.endpoint(forPath: request.path) != nil {
                 return .problem(HTTPResponseStatus(statusCode: 426, reasonPhrase: "Upgrade Required"), "\(request.path) is a WebSocket endpoint; connect with a WebSocket client")
+            }
+            if let file = ConsoleFiles.file(at: request.path) {
+                guard request.method == .GET || request.method == .HEAD else {
+                    return .problem(.methodNotAllowed, "\(request.path) answers GET only")
+                }
+                return .consoleFile(file)
             }
             return .problem(.notFound, "nothing is served at \(request.path); see GET /pipelines for the WebSocket paths")
         }

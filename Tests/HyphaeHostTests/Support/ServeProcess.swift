@@ -17,8 +17,8 @@ final class ServeProcess {
         self.errorURL = errorURL
     }
 
-    /// Starts `hyphae serve --port 0 <arguments>` and waits for the line that names its port.
-    static func start(_ arguments: [String], environment: [String: String], startupTimeout: Duration = .seconds(30)) async throws -> ServeProcess {
+    /// Starts `hyphae serve --port PORT <arguments>` (0: a free port) and waits for the line that names its port.
+    static func start(_ arguments: [String], environment: [String: String], port: Int = 0, startupTimeout: Duration = .seconds(30)) async throws -> ServeProcess {
         let outputFolder = try TemporaryFolder()
         let outputURL = outputFolder.url.appendingPathComponent("stdout")
         let errorURL = outputFolder.url.appendingPathComponent("stderr")
@@ -29,7 +29,7 @@ final class ServeProcess {
         }
         let process = Process()
         process.executableURL = try HyphaeExecutable.url()
-        process.arguments = ["serve", "--port", "0"] + arguments
+        process.arguments = ["serve", "--port", String(port)] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, given in given }
         process.standardOutput = try FileHandle(forWritingTo: outputURL)
         process.standardError = try FileHandle(forWritingTo: errorURL)
