@@ -101,12 +101,20 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The system's zlib (Debian: zlib1g-dev), for permessage-deflate on the WebSocket.
+        .systemLibrary(
+            name: "CZlib",
+            path: "Sources/CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
         // The server. It knows no stage module: whoever starts it passes the registry.
         .target(
             name: "HyphaeHost",
             dependencies: [
                 "HyphaeCore",
                 "HyphaeProtocol",
+                "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

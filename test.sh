@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds Hyphae and runs every test: the Swift suites, and through them the NumPy
-# cross-check of the MFN engine and the Python example client; then the example
+# cross-check of the MFN engine, the Python example client and the permessage-deflate
+# checks; then the example
 # package that depends on Hyphae (Docs/examples/custom-host): its build, its tests and
 # its binary. The Python modules that the cross-check and the client need go into a
 # virtual environment of their own, .venv-tests/, made on the first run; the
@@ -20,6 +21,11 @@ apt_install() {
 }
 
 venv_ready() { "$venv/bin/python" -c 'import numpy, websockets' >/dev/null 2>&1; }
+
+# The host's permessage-deflate links the system's zlib (Debian: zlib1g-dev; macOS has it).
+if [ "$(uname -s)" = Linux ] && [ ! -f /usr/include/zlib.h ]; then
+    apt_install zlib1g-dev
+fi
 
 if ! venv_ready; then
     command -v python3 >/dev/null 2>&1 || apt_install python3
