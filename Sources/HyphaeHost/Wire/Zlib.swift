@@ -6,6 +6,8 @@ import NIOCore
 /// never moves. Not thread-safe: one owner at a time.
 final class RawDeflater {
     private let stream: UnsafeMutablePointer<z_stream>
+    /// Where zlib writes, grown to the largest frame seen; copied out with one memcpy.
+    private var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 1)
 
     /// nil when zlib cannot set up a stream (out of memory).
     init?(level: Int32) {
@@ -15,6 +17,7 @@ final class RawDeflater {
         let status = deflateInit2_(stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
         guard status == Z_OK else {
             stream.deallocate()
+            scratch.deallocate()
             return nil
         }
     }
@@ -22,6 +25,7 @@ final class RawDeflater {
     deinit {
         deflateEnd(stream)
         stream.deallocate()
+        scratch.deallocate()
     }
 
     /// Compresses `input` as a message of its own (a fresh window, so no reference reaches
@@ -33,33 +37,28 @@ final class RawDeflater {
         guard deflateReset(stream) == Z_OK else { return false }
         // deflateBound covers the data; the sync flush adds at most a block header and 4 bytes.
         let capacity = Int(deflateBound(stream, uLong(input.count))) + 16
-        let start = output.count
-        output.append(contentsOf: repeatElement(0, count: capacity))
+        if scratch.count < capacity {
+            scratch.deallocate()
+            scratch = .allocate(byteCount: capacity, alignment: 1)
+        }
+        guard let base = scratch.baseAddress else { return false }
+        let target = base.assumingMemoryBound(to: Bytef.self)
         let produced: Int? = input.withUnsafeBufferPointer { source in
-            output.withUnsafeMutableBufferPointer { destination -> Int? in
-                guard let target = destination.baseAddress else { return nil }
-                stream.pointee.next_in = UnsafeMutablePointer(mutating: source.baseAddress)
-                stream.pointee.avail_in = uInt(source.count)
-                stream.pointee.next_out = target + start
-                stream.pointee.avail_out = uInt(capacity)
-                let status = deflate(stream, Z_SYNC_FLUSH)
-                stream.pointee.next_in = nil
-                stream.pointee.next_out = nil
-                // Output space left over means the flush is complete.
-                guard status == Z_OK, stream.pointee.avail_in == 0, stream.pointee.avail_out > 0 else { return nil }
-                return capacity - Int(stream.pointee.avail_out)
-            }
+            stream.pointee.next_in = UnsafeMutablePointer(mutating: source.baseAddress)
+            stream.pointee.avail_in = uInt(source.count)
+            stream.pointee.next_out = target
+            stream.pointee.avail_out = uInt(capacity)
+            let status = deflate(stream, Z_SYNC_FLUSH)
+            stream.pointee.next_in = nil
+            stream.pointee.next_out = nil
+            // Output space left over means the flush is complete.
+            guard status == Z_OK, stream.pointee.avail_in == 0, stream.pointee.avail_out > 0 else { return nil }
+            return capacity - Int(stream.pointee.avail_out)
         }
-        guard let produced, produced >= 5 else {
-            output.removeSubrange(start...)
-            return false
-        }
-        let end = start + produced
-        guard output[end - 4] == 0x00, output[end - 3] == 0x00, output[end - 2] == 0xFF, output[end - 1] == 0xFF else {
-            output.removeSubrange(start...)
-            return false
-        }
-        output.removeSubrange((end - 4)...)
+        guard let produced, produced >= 5,
+              target[produced - 4] == 0x00, target[produced - 3] == 0x00, target[produced - 2] == 0xFF, target[produced - 1] == 0xFF
+        else { return false }
+        output.append(contentsOf: UnsafeBufferPointer(start: target, count: produced - 4))
         return true
     }
 }
