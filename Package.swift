@@ -112,6 +112,13 @@ let package = Package(
                 .embedInCode("Files/console.css"),
             ]
         ),
+        // The system's zlib (Debian: zlib1g-dev), for permessage-deflate on the WebSocket.
+        .systemLibrary(
+            name: "CZlib",
+            path: "Sources/CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
         // The server. It knows no stage module: whoever starts it passes the registry.
         .target(
             name: "HyphaeHost",
@@ -119,6 +126,7 @@ let package = Package(
                 "HyphaeCore",
                 "HyphaeProtocol",
                 "HyphaeConsole",
+                "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds Hyphae and runs every test: the Swift suites, and through them the NumPy
-# cross-check of the MFN engine, the Python example client and the web console in a
-# headless Chromium (installed from Debian's packages when missing); then the example
+# cross-check of the MFN engine, the Python example client, the permessage-deflate
+# checks and the web console in a headless Chromium (installed from Debian's packages
+# when missing); the Python client package's tests (pytest, clients/python); then the example
 # package that depends on Hyphae (Docs/examples/custom-host): its build, its tests and
 # its binary. The Python modules that the cross-check and the client need go into a
-# virtual environment of their own, .venv-tests/, made on the first run; the
+# virtual environment of their own, .venv-tests/, made on the first run (with
+# pytest, and the client package installed from clients/python); the
 # system's Python is left as it is.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -20,7 +22,12 @@ apt_install() {
     apt-get update -qq && apt-get install -y -qq "$@" >/dev/null
 }
 
-venv_ready() { "$venv/bin/python" -c 'import numpy, websockets' >/dev/null 2>&1; }
+venv_ready() { "$venv/bin/python" -c 'import numpy, websockets, pytest' >/dev/null 2>&1; }
+
+# The host's permessage-deflate links the system's zlib (Debian: zlib1g-dev; macOS has it).
+if [ "$(uname -s)" = Linux ] && [ ! -f /usr/include/zlib.h ]; then
+    apt_install zlib1g-dev
+fi
 
 if ! venv_ready; then
     command -v python3 >/dev/null 2>&1 || apt_install python3
@@ -32,9 +39,12 @@ if ! venv_ready; then
             python3 -m venv "$venv"
         fi
     fi
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check numpy websockets
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check numpy websockets pytest
 fi
-venv_ready || { echo "test.sh: $venv has no numpy and websockets; delete $venv and run ./test.sh again" >&2; exit 1; }
+venv_ready || { echo "test.sh: $venv has no numpy, websockets and pytest; delete $venv and run ./test.sh again" >&2; exit 1; }
+# The Python client package (clients/python), installed afresh on every run as a user
+# installs it, so that the example client and its own tests use this checkout's code.
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps ./clients/python
 
 # Debian's Chromium and its WebDriver: the web console's tests drive them (ConsoleBrowserTests).
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
@@ -99,11 +109,26 @@ if ! (cd "$example" && "$example_bin/my-hyphae" test pipelines/); then
     status=1
 fi
 
+# The Python client package's tests, some against a real `hyphae serve` (this build's).
+python_log=$(mktemp)
+trap 'rm -f "$log" "$example_log" "$python_log"' EXIT
+if ! HYPHAE_BIN="$(swift build --show-bin-path)/hyphae" "$venv/bin/python" -m pytest -q -p no:cacheprovider clients/python/tests 2>&1 | tee "$python_log"; then
+    status=1
+fi
+# pytest's closing line: "N passed, M failed, K errors in S s".
+python_summary=$(grep -E '[0-9]+ (passed|failed|errors?) in ' "$python_log" | tail -n 1 || true)
+python_count() { grep -oE "[0-9]+ $1" <<<"$python_summary" | grep -oE '[0-9]+' || echo 0; }
+python_passed=$(python_count passed)
+python_failed=$(( $(python_count failed) + $(python_count 'errors?') ))
+if [ "$python_passed" -eq 0 ] && [ "$python_failed" -eq 0 ]; then
+    python_failed=1  # pytest did not run
+fi
+
 read -r executed failed <<<"$(xctest_counts "$log")"
 read -r example_executed example_xctest_failed <<<"$(xctest_counts "$example_log")"
 if [ "$executed" -gt 0 ]; then
-    total=$((executed + example_executed + example_checks))
-    failures=$((failed + example_xctest_failed + example_failed))
+    total=$((executed + example_executed + example_checks + python_passed + python_failed))
+    failures=$((failed + example_xctest_failed + example_failed + python_failed))
     echo "$((total - failures)) passed, $failures failed"
 fi
 exit "$status"

@@ -1,72 +1,36 @@
 #!/usr/bin/env python3
-"""An example client for the MFN stream protocol v1 (Docs/PROTOCOL.md).
+"""An example client for the MFN stream protocol v1 (Docs/PROTOCOL.md), built on the
+Python client package in clients/python (`pip install ./clients/python`).
 
-It speaks only what the old Python "MFN WebSocket Streaming" server spoke, and
-reads Hyphae's additions (stream_end, the init reply's auth_required) when they
-are there, so it runs unchanged against either server.
+The package speaks the conversation (init, auth with the HMAC signature, subscribe,
+heartbeats, reconnect with backoff, decoding of the `compress` transform's frames);
+this program only chooses what to subscribe to and prints what arrives.
 
     python3 mfn_client.py ws://127.0.0.1:8080/ws --stream ticker --param rate=5 --frames 10
     MFN_API_KEY=secret python3 mfn_client.py ws://127.0.0.1:8080/ws/ticker --frames 3
     python3 mfn_client.py wss://streams.example.com/ws --stream ticker --frames 3
     python3 mfn_client.py wss://127.0.0.1:8443/ws --ca-file ca.pem --stream ticker --frames 3
 
-Data frames are printed on standard output, one JSON object per line. What the
-client does and what the server answers goes to standard error.
+Data frames are printed on standard output, one JSON object per line, as they came
+over the wire. What the client does and what the server answers goes to standard error.
 
 Exit status: 0 when the frames asked for arrived, or the stream ended normally;
-1 when the server refused (auth_failed, subscribe_failed, an error, STREAM_ERROR);
-2 for bad command-line arguments; 3 when the connection closed before the end.
+1 when the server refused (auth_failed, subscribe_failed, STREAM_ERROR);
+2 for bad command-line arguments; 3 when the connection could not be kept.
 
-Needs Python 3.9+ and the `websockets` package (versions 12 to 15 and later).
+Needs Python 3.9+ and the hyphae-client package (which brings `websockets`).
 """
 
 import argparse
 import asyncio
-import hashlib
-import hmac
 import json
 import os
 import ssl
 import sys
-import time
 
-try:  # websockets 13 and later: the new asyncio implementation.
-    from websockets.asyncio.client import connect
-except ImportError:  # websockets 12: the legacy implementation.
-    from websockets import connect
-from websockets.exceptions import ConnectionClosed
-
-PROTOCOL_VERSION = "1.0"
-
-# Message types that are not data frames. Every other type the server sends on a
-# subscription (feature_update, simulation_state, tick, ...) is a data frame.
-CONTROL_TYPES = {
-    "init", "auth_success", "auth_failed", "subscribe_success", "subscribe_failed",
-    "unsubscribe", "heartbeat", "error", "stream_end", "stream_reloaded",
-}
-
-CLOSE_CODES = {
-    1000: "normal closure",
-    1001: "the server is shutting down",
-    1008: "policy violation (failed auth, auth deadline, or too many invalid messages)",
-    1009: "a message was larger than the server accepts",
-    1011: "internal server error",
-    4000: "heartbeat timeout",
-    4008: "slow consumer: the subscription queue overflowed",
-}
+from hyphae_client import AuthFailed, Client, ConnectionFailed, StreamError, SubscribeFailed
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_CLOSED = 0, 1, 2, 3
-
-
-def now_ms():
-    """Unix time in milliseconds, as the protocol counts time."""
-    return int(time.time() * 1000)
-
-
-def sign(api_key, timestamp):
-    """HMAC-SHA256 of the decimal timestamp, keyed with the API key, as lowercase hex."""
-    message = str(int(timestamp)).encode("utf-8")
-    return hmac.new(api_key.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
 def parse_param(text):
@@ -84,152 +48,40 @@ def log(text):
     print(text, file=sys.stderr, flush=True)
 
 
-class Refused(Exception):
-    """The server answered with a refusal; the message says which."""
-
-
-class Client:
-    def __init__(self, websocket):
-        self.websocket = websocket
-        self.frames = 0
-
-    async def send(self, message_type, payload=None):
-        message = {"type": message_type, "timestamp": now_ms()}
-        if payload is not None:
-            message["payload"] = payload
-        await self.websocket.send(json.dumps(message))
-
-    async def receive(self):
-        """The next message as a dict. Answers heartbeats on the way."""
-        while True:
-            text = await self.websocket.recv()
-            if isinstance(text, bytes):
-                log(f"ignoring a binary message of {len(text)} bytes")
-                continue
-            try:
-                message = json.loads(text)
-            except ValueError:
-                log(f"ignoring a message that is not JSON: {text[:200]!r}")
-                continue
-            if not isinstance(message, dict):
-                continue
-            if message.get("type") == "heartbeat":
-                await self.send("pong")
-                continue
-            return message
-
-    async def expect(self, *types, print_frames=True):
-        """Waits for a message of one of `types`; prints data frames that arrive meanwhile."""
-        while True:
-            message = await self.receive()
-            kind = message.get("type")
-            if kind in types:
-                return message
-            if kind == "error":
-                payload = message.get("payload") or {}
-                raise Refused(f"error {payload.get('error_code')}: {payload.get('message')}")
-            if kind not in CONTROL_TYPES:
-                if print_frames:
-                    self.print_frame(message)
-            else:
-                log(f"<- {kind}: {json.dumps(message.get('payload'))}")
-
-    def print_frame(self, message):
-        print(json.dumps(message), flush=True)
-        self.frames += 1
-
-
-def tls_context(ca_file):
-    """For wss://: the system's CAs, or only the certificates in ca_file (a private CA or a self-signed host)."""
-    return ssl.create_default_context(cafile=ca_file)
-
-
 async def run(args):
-    options = {}
-    if args.url.startswith("wss://"):
-        options["ssl"] = tls_context(args.ca_file)
-    async with connect(args.url, max_size=16 * 1024 * 1024, open_timeout=args.timeout, **options) as websocket:
-        client = Client(websocket)
+    client = Client(
+        args.url,
+        api_key=args.api_key,
+        sign=not args.no_signature,
+        ssl=ssl.create_default_context(cafile=args.ca_file) if args.url.startswith("wss://") else None,
+        client_info="mfn_client.py",
+        reply_timeout=args.timeout,
+        max_reconnect_attempts=5,
+    )
+    await client.connect()
+    try:
+        log(f"<- init: {json.dumps(client.server_info)}")
+        if client.auth_info:
+            log(f"<- auth_success: {json.dumps(client.auth_info)}")
+        subscription = await client.subscribe(args.stream, params=dict(args.params), stream_id=args.stream_id)
+        log(f"<- subscribe_success: {json.dumps({'params': subscription.params, 'pipeline_version': subscription.pipeline_version})}")
 
-        # init: optional, but it tells us (on Hyphae) whether auth is required.
-        await client.send("init", {"protocol_version": PROTOCOL_VERSION, "client_info": "mfn_client.py"})
-        reply = await asyncio.wait_for(client.expect("init"), args.timeout)
-        info = reply.get("payload") or {}
-        log(f"<- init: {json.dumps(info)}")
-        # The old server's init reply has no auth_required: it always wanted an auth step.
-        auth_required = info.get("auth_required", True)
-
-        # auth: needed where the server requires it; sent whenever a key is given.
-        if args.api_key is not None or auth_required:
-            api_key = args.api_key or ""
-            timestamp = now_ms()
-            payload = {"api_key": api_key, "timestamp": timestamp}
-            if not args.no_signature:
-                payload["signature"] = sign(api_key, timestamp)
-            await client.send("auth", payload)
-            reply = await asyncio.wait_for(client.expect("auth_success", "auth_failed"), args.timeout)
-            body = reply.get("payload") or {}
-            if reply["type"] == "auth_failed":
-                raise Refused(f"auth_failed {body.get('error_code')}: {body.get('message')}")
-            log(f"<- auth_success: {json.dumps(body)}")
-
-        # subscribe
-        payload = {"stream_id": args.stream_id}
-        if args.stream:
-            payload["stream_type"] = args.stream
-        if args.params:
-            payload["params"] = dict(args.params)
-        await client.send("subscribe", payload)
-        reply = await asyncio.wait_for(client.expect("subscribe_success", "subscribe_failed"), args.timeout)
-        body = reply.get("payload") or {}
-        if reply["type"] == "subscribe_failed":
-            raise Refused(f"subscribe_failed {body.get('error_code')}: {body.get('message')}")
-        log(f"<- subscribe_success: {json.dumps(body)}")
-
-        # data frames until enough of them, the end of the stream, or a close.
-        while args.frames is None or client.frames < args.frames:
-            message = await client.receive()
-            kind = message.get("type")
-            body = message.get("payload") or {}
-            if kind == "stream_end":
-                log(f"<- stream_end: {json.dumps(body)}")
-                await client.send("close")
-                return EXIT_REFUSED if body.get("reason") == "error" else EXIT_OK
-            if kind == "error":
-                log(f"<- error {body.get('error_code')}: {body.get('message')}")
-                if body.get("error_code") == "STREAM_ERROR":
-                    continue  # stream_end with reason 'error' follows.
-                return EXIT_REFUSED
-            if kind == "stream_reloaded":
-                log(f"<- stream_reloaded: {json.dumps(body)}")
-                continue
-            if kind in CONTROL_TYPES:
-                log(f"<- {kind}: {json.dumps(body)}")
-                continue
-            client.print_frame(message)
-            # The old server's simulation ends with simulation_complete and no stream_end.
-            if kind == "simulation_complete" and args.frames is None:
+        received = 0
+        async for frame in subscription:
+            print(json.dumps(frame.message), flush=True)
+            received += 1
+            if args.frames is not None and received >= args.frames:
                 break
-
-        # Enough frames: end the subscription, read its counters, and close. Frames
-        # already on their way are skipped. The old server sent no acknowledgement.
-        await client.send("unsubscribe", {"stream_id": args.stream_id})
-        try:
-            reply = await asyncio.wait_for(client.expect("unsubscribe", print_frames=False), 2.0)
-            log(f"<- unsubscribe: {json.dumps(reply.get('payload'))}")
-        except (asyncio.TimeoutError, Refused):
-            pass
-        await client.send("close")
-        try:
-            await asyncio.wait_for(websocket.wait_closed(), args.timeout)
-        except asyncio.TimeoutError:
-            pass
+        for notice in subscription.notices:
+            log(f"<- {notice.type}: {json.dumps(notice.payload)}")
+        if subscription.end is None:
+            counters = await subscription.unsubscribe()
+            log(f"<- unsubscribe: {json.dumps(counters)}")
+        if client.reconnects:
+            log(f"reconnected {client.reconnects} times")
         return EXIT_OK
-
-
-def closed_code(error):
-    frame = getattr(error, "rcvd", None)
-    return (frame.code, frame.reason) if frame is not None else (None, "")
+    finally:
+        await client.close()
 
 
 def main(argv=None):
@@ -253,19 +105,17 @@ def main(argv=None):
 
     try:
         return asyncio.run(run(args))
-    except Refused as refusal:
-        log(f"refused: {refusal}")
+    except AuthFailed as refusal:
+        log(f"refused: auth_failed {refusal}")
         return EXIT_REFUSED
-    except ConnectionClosed as closed:
-        code, reason = closed_code(closed)
-        meaning = CLOSE_CODES.get(code, "no close frame" if code is None else "unknown code")
-        log(f"connection closed by the server: {code} ({meaning}) {reason}".rstrip())
-        return EXIT_CLOSED
-    except asyncio.TimeoutError:
-        log(f"no reply within {args.timeout} s")
-        return EXIT_CLOSED
-    except OSError as error:
-        log(f"cannot connect to {args.url}: {error}")
+    except SubscribeFailed as refusal:
+        log(f"refused: subscribe_failed {refusal}")
+        return EXIT_REFUSED
+    except StreamError as failure:
+        log(f"<- stream_end: the stream failed: {failure}")
+        return EXIT_REFUSED
+    except ConnectionFailed as failure:
+        log(f"connection lost: {failure}")
         return EXIT_CLOSED
     except KeyboardInterrupt:
         return EXIT_CLOSED

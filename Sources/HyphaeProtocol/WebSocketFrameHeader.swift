@@ -22,11 +22,14 @@ public enum WebSocketFrameHeader {
     public static let maximumControlPayload = 125
 
     /// Writes a final frame's header; with `maskKey`, a client's (the caller masks the payload).
+    /// `compressed` sets RSV1, which marks a permessage-deflate message (RFC 7692, 6).
     public static func write(
-        opcode: Opcode, payloadLength: Int, maskKey: (UInt8, UInt8, UInt8, UInt8)? = nil, into buffer: inout ByteBuffer
+        opcode: Opcode, payloadLength: Int, maskKey: (UInt8, UInt8, UInt8, UInt8)? = nil, compressed: Bool = false,
+        into buffer: inout ByteBuffer
     ) {
         let maskBit: UInt8 = maskKey == nil ? 0 : 0x80
-        buffer.writeInteger(0x80 | opcode.rawValue)
+        let rsv1: UInt8 = compressed ? 0x40 : 0
+        buffer.writeInteger(0x80 | rsv1 | opcode.rawValue)
         switch payloadLength {
         case ..<126:
             buffer.writeInteger(maskBit | UInt8(payloadLength))

@@ -7,9 +7,9 @@ import XCTest
 /// The fan-out's inbox gathers the frames a loop has not taken yet, and the loop writes
 /// them out together: batching must never reorder, lose or repeat a frame.
 final class FanOutBatchingTests: XCTestCase {
-    private func encoded(_ sequence: Int) -> EncodedFrame {
+    private func encoded(_ sequence: Int) -> PublishedFrame {
         var encoder = FrameEncoder()
-        return encoder.encode(Frame(type: "tick", payload: ["n": .int(sequence)], sequence: sequence))
+        return PublishedFrame(encoded: encoder.encode(Frame(type: "tick", payload: ["n": .int(sequence)], sequence: sequence)), deflated: nil)
     }
 
     func testOnlyTheFirstFrameIntoAnIdleInboxSchedulesATake() {
@@ -17,18 +17,18 @@ final class FanOutBatchingTests: XCTestCase {
         XCTAssertTrue(inbox.append(encoded(0)), "an idle inbox needs a job")
         XCTAssertFalse(inbox.append(encoded(1)), "the pending job will take this one too")
         XCTAssertFalse(inbox.append(encoded(2)))
-        var batch: [EncodedFrame] = []
+        var batch: [PublishedFrame] = []
         inbox.take(into: &batch)
-        XCTAssertEqual(batch.map(\.sequence), [0, 1, 2], "taken oldest first")
+        XCTAssertEqual(batch.map(\.encoded.sequence), [0, 1, 2], "taken oldest first")
         XCTAssertTrue(inbox.append(encoded(3)), "after a take the inbox is idle again")
         batch.removeAll(keepingCapacity: true)
         inbox.take(into: &batch)
-        XCTAssertEqual(batch.map(\.sequence), [3])
+        XCTAssertEqual(batch.map(\.encoded.sequence), [3])
     }
 
     func testTakingFromAnInboxWithNothingWaitingGivesNothing() {
         let inbox = FrameInbox()
-        var batch: [EncodedFrame] = []
+        var batch: [PublishedFrame] = []
         inbox.take(into: &batch)
         XCTAssertTrue(batch.isEmpty)
         XCTAssertTrue(inbox.append(encoded(0)))

@@ -27,6 +27,8 @@ final class FanOut: StageResource {
     /// Whether a sink feeds this fan-out: a pipeline's several `websocket` sinks share it,
     /// and only the first one built publishes.
     private let isFed = Atomic<Bool>(false)
+    /// How many subscriptions, on every loop, take compressed frames (permessage-deflate).
+    let compressedSubscriptions = SubscriptionCount()
 
     init(metrics: PipelineMetrics, batchWindow: TimeAmount) {
         self.metrics = metrics
@@ -42,11 +44,18 @@ final class FanOut: StageResource {
         !isFed.exchange(true, ordering: .relaxed)
     }
 
+    /// Whether the producer should compress its frames (once each) for permessage-deflate
+    /// subscribers. One who arrives between this check and the frame gets it plain.
+    var wantsCompressedFrames: Bool {
+        compressedSubscriptions.isPositive
+    }
+
     /// Hands a frame to every loop with subscribers: into its inbox, scheduling a job
     /// on the loop only when none is pending (see `FrameInbox`).
-    func publish(_ frame: EncodedFrame) {
+    func publish(_ encoded: EncodedFrame, deflated: DeflatedFrame? = nil) {
         metrics.framesEmitted.add(1)
-        nextSequence.store(frame.sequence + 1, ordering: .relaxed)
+        nextSequence.store(encoded.sequence + 1, ordering: .relaxed)
+        let frame = PublishedFrame(encoded: encoded, deflated: deflated)
         let handles = loops.withLock { $0 }
         gate.dispatched(handles.count)
         for handle in handles where handle.inbox.append(frame) {
@@ -92,7 +101,7 @@ final class FanOut: StageResource {
             if let existing = handles.first(where: { $0.eventLoop === eventLoop }) { return existing }
             let created = LoopHandle(
                 eventLoop: eventLoop,
-                fanOut: NIOLoopBound(LoopFanOut(eventLoop: eventLoop, metrics: metrics), eventLoop: eventLoop),
+                fanOut: NIOLoopBound(LoopFanOut(eventLoop: eventLoop, metrics: metrics, compressedSubscriptions: compressedSubscriptions), eventLoop: eventLoop),
                 inbox: FrameInbox()
             )
             handles.append(created)
@@ -132,5 +141,18 @@ final class FanOut: StageResource {
         for handle in handles {
             handle.eventLoop.execute { handle.fanOut.value.retire() }
         }
+    }
+}
+
+/// A count shared by the loops (which change it) and the producer (which reads it).
+final class SubscriptionCount: Sendable {
+    private let count = Atomic<Int>(0)
+
+    func add(_ delta: Int) {
+        count.add(delta, ordering: .relaxed)
+    }
+
+    var isPositive: Bool {
+        count.load(ordering: .relaxed) > 0
     }
 }

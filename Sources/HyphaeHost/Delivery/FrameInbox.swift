@@ -11,7 +11,7 @@ import Synchronization
 /// loop is short of time, and no frame ever waits for company.
 final class FrameInbox: Sendable {
     private struct State {
-        var frames: [EncodedFrame] = []
+        var frames: [PublishedFrame] = []
         /// A job that will take the frames is on the loop's queue.
         var isScheduled = false
     }
@@ -19,7 +19,7 @@ final class FrameInbox: Sendable {
     private let state = Mutex(State())
 
     /// Adds a frame; true when the caller must schedule a job that calls `take(into:)`.
-    func append(_ frame: EncodedFrame) -> Bool {
+    func append(_ frame: PublishedFrame) -> Bool {
         state.withLock { state in
             state.frames.append(frame)
             let mustSchedule = !state.isScheduled
@@ -30,7 +30,7 @@ final class FrameInbox: Sendable {
 
     /// Moves every waiting frame into `batch` (which must be empty) by swapping storage,
     /// so that neither side allocates once both arrays have grown to their working size.
-    func take(into batch: inout [EncodedFrame]) {
+    func take(into batch: inout [PublishedFrame]) {
         state.withLock { state in
             swap(&state.frames, &batch)
             state.isScheduled = false

@@ -9,26 +9,42 @@ import NIOCore
 ///
 /// Confined to its loop: only the loop's own jobs touch it.
 final class LoopFanOut {
+    /// The subscribers who read one message: the same stream id, and the same choice of
+    /// compressed or plain frames.
+    private struct GroupKey: Hashable {
+        var streamID: String
+        var isCompressed: Bool
+
+        init(_ subscription: Subscription) {
+            streamID = subscription.streamID
+            // A stream id too long for a stored block is read plain (DeflatedFrame).
+            isCompressed = subscription.output.acceptsCompressedFrames && DeflatedFrame.canCarry(escapedStreamID: subscription.escapedStreamID)
+        }
+    }
+
     private struct StreamGroup {
         var escapedStreamID: [UInt8]
+        var isCompressed: Bool
         var members: [Subscription]
     }
 
     let eventLoop: EventLoop
     private let metrics: PipelineMetrics
     private var groups: [StreamGroup] = []
-    private var groupIndex: [String: Int] = [:]
+    private var groupIndex: [GroupKey: Int] = [:]
+    private let compressedSubscriptions: SubscriptionCount
     private var pendingFlush: [ConnectionOutput] = []
     /// The frames being delivered; swapped with the inbox's, so it keeps its capacity.
-    private var batch: [EncodedFrame] = []
+    private var batch: [PublishedFrame] = []
     /// The queue depth this loop last reported to the pipeline's gauge.
     private var reportedQueueDepth = 0
     /// Set once the instance is gone: its share of the gauge is withdrawn for good.
     private var isRetired = false
 
-    init(eventLoop: EventLoop, metrics: PipelineMetrics) {
+    init(eventLoop: EventLoop, metrics: PipelineMetrics, compressedSubscriptions: SubscriptionCount) {
         self.eventLoop = eventLoop
         self.metrics = metrics
+        self.compressedSubscriptions = compressedSubscriptions
     }
 
     var isEmpty: Bool { groups.isEmpty }
@@ -36,20 +52,25 @@ final class LoopFanOut {
     var subscriptions: [Subscription] { groups.flatMap(\.members) }
 
     func add(_ subscription: Subscription) {
-        if let index = groupIndex[subscription.streamID] {
+        let key = GroupKey(subscription)
+        if key.isCompressed { compressedSubscriptions.add(1) }
+        if let index = groupIndex[key] {
             groups[index].members.append(subscription)
         } else {
-            groupIndex[subscription.streamID] = groups.count
-            groups.append(StreamGroup(escapedStreamID: subscription.escapedStreamID, members: [subscription]))
+            groupIndex[key] = groups.count
+            groups.append(StreamGroup(escapedStreamID: subscription.escapedStreamID, isCompressed: key.isCompressed, members: [subscription]))
         }
     }
 
     func remove(_ subscription: Subscription) {
-        guard let index = groupIndex[subscription.streamID] else { return }
+        let key = GroupKey(subscription)
+        guard let index = groupIndex[key] else { return }
+        let countBefore = groups[index].members.count
         groups[index].members.removeAll { $0 === subscription }
+        if key.isCompressed { compressedSubscriptions.add(groups[index].members.count - countBefore) }
         guard groups[index].members.isEmpty else { return }
         groups.remove(at: index)
-        groupIndex = Dictionary(uniqueKeysWithValues: groups.enumerated().map { ($0.element.members[0].streamID, $0.offset) })
+        groupIndex = Dictionary(uniqueKeysWithValues: groups.enumerated().map { (GroupKey($0.element.members[0]), $0.offset) })
     }
 
     /// Takes every frame waiting in `inbox` and delivers them, oldest first, to every
@@ -81,12 +102,17 @@ final class LoopFanOut {
     /// Offers one frame to every subscriber; unless `flushesEach`, the sockets it
     /// writes to are flushed by `flushPending`. Only the batch's last frame sums the
     /// queue depth, which is all the gauge reports.
-    private func offer(_ frame: EncodedFrame, flushesEach: Bool, isLastOfBatch: Bool, tally: inout DeliveryTally) {
+    private func offer(_ frame: PublishedFrame, flushesEach: Bool, isLastOfBatch: Bool, tally: inout DeliveryTally) {
         let allocator = ByteBufferAllocator()
-        let isEssential = frame.delivery == .essential
+        let isEssential = frame.encoded.delivery == .essential
         var queueDepth = 0
         for group in groups {
-            let message = ServerFrames.data(frame, escapedStreamID: group.escapedStreamID, allocator: allocator)
+            let message: ByteBuffer
+            if group.isCompressed, let deflated = frame.deflated {
+                message = deflated.message(escapedStreamID: group.escapedStreamID, allocator: allocator)
+            } else {
+                message = ServerFrames.data(frame.encoded, escapedStreamID: group.escapedStreamID, allocator: allocator)
+            }
             for subscription in group.members {
                 let outcome = subscription.offer(message, isEssential: isEssential, flushNow: flushesEach)
                 if case .written = outcome { tally.sent += 1 }
@@ -101,7 +127,7 @@ final class LoopFanOut {
             }
         }
         if isLastOfBatch { tally.queueDepth = queueDepth }
-        metrics.sendLatency.observe(seconds: (WallClock.nowMilliseconds() - frame.timestamp) / 1000)
+        metrics.sendLatency.observe(seconds: (WallClock.nowMilliseconds() - frame.encoded.timestamp) / 1000)
     }
 
     /// Calls `body` for every subscription on this loop (to tell each about its stream),

@@ -11,6 +11,8 @@ struct WebSocketSink: SinkStage {
     /// the fan-out that serves every path of the pipeline.
     private let fanOut: FanOut?
     private var encoder = FrameEncoder()
+    /// Compresses each frame once for every permessage-deflate subscriber, where it is encoded.
+    private let deflater = FrameDeflater()
 
     init(configuration: WebSocketSinkConfiguration, context: StageContext) throws {
         guard let fanOut = context.resources[FanOut.self] else {
@@ -21,7 +23,8 @@ struct WebSocketSink: SinkStage {
 
     mutating func consume(_ frame: Frame) async throws {
         guard let fanOut else { return }
-        fanOut.publish(encoder.encode(frame))
+        let encoded = encoder.encode(frame)
+        fanOut.publish(encoded, deflated: fanOut.wantsCompressedFrames ? deflater.deflate(encoded) : nil)
         await fanOut.waitUntilOpen()
     }
 

@@ -160,6 +160,11 @@ public final class HyphaeServer: Sendable {
         ])
     }
 
+    /// permessage-deflate, when the upgrade request offers terms the host can keep.
+    private static func deflateAgreement(_ head: HTTPRequestHead) -> PerMessageDeflateAgreement? {
+        PerMessageDeflateNegotiation.agreement(offers: head.headers["Sec-WebSocket-Extensions"])
+    }
+
     private func configureConnection(_ channel: Channel, tls: ServerTLSContext?, role: ListenerRole) throws {
         let host = self.host
         let originPolicy = self.originPolicy
@@ -176,19 +181,29 @@ public final class HyphaeServer: Sendable {
                 guard role.servesStreams, !host.isShuttingDown, originPolicy.refusal(of: head) == nil, host.endpoint(forPath: path) != nil else {
                     return channel.eventLoop.makeSucceededFuture(nil)
                 }
-                return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
+                var headers = HTTPHeaders()
+                if let deflate = Self.deflateAgreement(head) {
+                    headers.add(name: "Sec-WebSocket-Extensions", value: deflate.responseHeader)
+                }
+                return channel.eventLoop.makeSucceededFuture(headers)
             },
             upgradePipelineHandler: { channel, head in
                 channel.eventLoop.makeCompletedFuture {
                     let endpoint = host.endpoint(forPath: Self.path(of: head.uri)) ?? .anyPipeline
                     let operations = channel.pipeline.syncOperations
+                    // The same offer read again gives the same answer the handshake response gave.
+                    let deflates = Self.deflateAgreement(head) != nil
+                    let headWriter = HeadWriter(acceptsCompressedFrames: deflates)
                     // Pre-encoded frames enter right above the socket, or above TLS, which must encrypt them.
                     if let tlsHandler = try? operations.handler(type: NIOSSLServerHandler.self) {
-                        try operations.addHandler(HeadWriter(), position: .after(tlsHandler))
+                        try operations.addHandler(headWriter, position: .after(tlsHandler))
                     } else {
-                        try operations.addHandler(HeadWriter(), position: .first)
+                        try operations.addHandler(headWriter, position: .first)
                     }
-                    try operations.addHandler(ClientFrameValidator())
+                    try operations.addHandler(ClientFrameValidator(allowsCompressedMessages: deflates))
+                    if deflates {
+                        try operations.addHandler(CompressedMessageInflater(limit: configuration.maxFrameSize))
+                    }
                     try operations.addHandler(NIOWebSocketFrameAggregator(
                         minNonFinalFragmentSize: 1,
                         maxAccumulatedFrameCount: 1024,

@@ -124,7 +124,7 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch error {
         case let violation as ClientFrameViolation:
-            close(.protocolError, reason: violation.description)
+            close(violation.closeCode, reason: violation.description)
         case let aggregation as NIOWebSocketFrameAggregator.Error:
             switch aggregation {
             case .accumulatedFrameSizeIsTooLarge, .tooManyFragments:

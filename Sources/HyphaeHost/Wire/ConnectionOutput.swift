@@ -8,9 +8,13 @@ final class ConnectionOutput {
     /// Registered with a loop's flush list while it has unflushed writes.
     var needsFlush = false
     var isWritable = true
+    /// The client agreed to permessage-deflate: its data frames go out compressed
+    /// (the shared `DeflatedFrame`); replies and notices stay plain, as RSV1 is per message.
+    let acceptsCompressedFrames: Bool
 
     init(context: ChannelHandlerContext) {
         self.context = context
+        acceptsCompressedFrames = (context.handler as? HeadWriter)?.acceptsCompressedFrames ?? false
     }
 
     var isOpen: Bool { context != nil }
