@@ -35,6 +35,9 @@ if ! venv_ready; then
 fi
 venv_ready || { echo "test.sh: $venv has no numpy and websockets; delete $venv and run ./test.sh again" >&2; exit 1; }
 
+# The Redis tests (Plugins/Redis, the scale-out tests) start Debian's redis-server on free ports.
+command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 || apt_install redis-server
+
 # The tests run `python3` from the PATH: this one.
 PATH="$PWD/$venv/bin:$PATH"
 export PATH
