@@ -201,11 +201,16 @@ scaleout)
         "$HYPHAE" bench run --threads "$BENCH_THREADS" --label "scaleout-edge$index" --port $((PORT + index)) \
             --host-pid "${EDGE_PIDS[$((index - 1))]}" --path /ws/stream_features --pipeline stream_features \
             --clients "$per_edge" --ramp "$ramp" --warm-up "$warmup" --duration "$duration" "$@" \
-            > "$RESULTS/scaleout-edge$index.txt" &
+            > "$RESULTS/scaleout-edge$index.txt" 2> "$RESULTS/scaleout-edge$index.err" &
         BENCH_PIDS+=($!)
     done
-    # CPU over the measured window: after the ramp and warm-up, for the duration.
-    sleep $(( (per_edge + ramp - 1) / ramp + warmup + 1 ))
+    # CPU over the measured window: once every bench has subscribed its clients, after
+    # the warm-up, for about the duration.
+    for index in $(seq 1 "$edges"); do
+        until grep -q "subscribed in" "$RESULTS/scaleout-edge$index.err" 2>/dev/null; do sleep 0.2; done
+        grep "subscribed in" "$RESULTS/scaleout-edge$index.err"
+    done
+    sleep "$warmup"
     declare -a before
     for i in "${!all_pids[@]}"; do before[$i]=$(cpu_ticks "${all_pids[$i]}"); done
     start=$(date +%s.%N)
