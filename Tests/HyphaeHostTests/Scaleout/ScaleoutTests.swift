@@ -54,17 +54,21 @@ final class ScaleoutTests: XCTestCase {
             """)
         folders = [producerFolder, edgeFolder]
 
+        try startProducer()
+        for _ in 0..<2 {
+            edges.append(try await ServeProcess.start(["--pipelines", edgeFolder.url.path], environment: ["MFN_ENV": "dev"]))
+        }
+    }
+
+    private func startProducer() throws {
         let process = Process()
         process.executableURL = try HyphaeExecutable.url()
-        process.arguments = ["run", "relay", "--pipelines", producerFolder.url.path]
+        process.arguments = ["run", "relay", "--pipelines", folders[0].url.path]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         try process.run()
         producer = process
-        for _ in 0..<2 {
-            edges.append(try await ServeProcess.start(["--pipelines", edgeFolder.url.path], environment: ["MFN_ENV": "dev"]))
-        }
     }
 
     private func subscribe(to edge: ServeProcess, as streamID: String) async throws -> ProtocolClient {
@@ -162,5 +166,31 @@ final class ScaleoutTests: XCTestCase {
         }
         XCTAssertEqual(missing(in: sequences[0]), missing(in: sequences[1]), "both edges lost the same frames")
         for client in clients { await client.disconnect() }
+    }
+
+    /// The producer restarts: a new run, numbered from 0 again under a new epoch; the
+    /// edges go on serving it to the same clients and count the change.
+    func testAProducerRestartIsANewEpoch() async throws {
+        try await startRelay()
+        let client = try await subscribe(to: edges[0], as: "a")
+        let before = try await frames(10, from: client).map(\.sequence)
+        if let producer {
+            producer.terminate()
+            producer.waitUntilExit()
+        }
+        try startProducer()
+        // Frames of the old run up to its last, then the new run's from 0.
+        var last = before.last ?? 0
+        var newRun: [Int] = []
+        for _ in 0..<400 where newRun.count < 5 {
+            let sequence = try await frames(1, from: client)[0].sequence
+            if !newRun.isEmpty || sequence < last { newRun.append(sequence) }
+            last = sequence
+        }
+        XCTAssertEqual(newRun, [0, 1, 2, 3, 4], "the new run numbers from 0, and the edge serves it from its first frame")
+        XCTAssertTrue(client.isActive)
+        let changes = try await metric(edges[0], event: "epoch_changes")
+        XCTAssertEqual(changes, 1)
+        await client.disconnect()
     }
 }
