@@ -12,22 +12,28 @@ import Darwin
 public final class RedisServerProcess: @unchecked Sendable {
     public let port: Int
     public let password: String?
+    /// With TLS (`rediss://`), the certificate and key files it serves; plain TCP is then off.
+    public let tls: (certificateFile: String, keyFile: String)?
     private var process: Process?
     private let folder: TemporaryFolder
 
     public var url: String {
-        password.map { "redis://:\($0)@127.0.0.1:\(port)" } ?? "redis://127.0.0.1:\(port)"
+        let scheme = tls == nil ? "redis" : "rediss"
+        let host = tls == nil ? "127.0.0.1" : "localhost"
+        return password.map { "\(scheme)://:\($0)@\(host):\(port)" } ?? "\(scheme)://\(host):\(port)"
     }
 
-    private init(port: Int, password: String?, folder: TemporaryFolder) {
+    private init(port: Int, password: String?, tls: (certificateFile: String, keyFile: String)?, folder: TemporaryFolder) {
         self.port = port
         self.password = password
+        self.tls = tls
         self.folder = folder
     }
 
     /// Starts one; throws, saying how to install it, when `redis-server` is missing.
-    public static func start(password: String? = nil) async throws -> RedisServerProcess {
-        let server = RedisServerProcess(port: try freeLoopbackPort(), password: password, folder: try TemporaryFolder())
+    /// With `tls`, it serves TLS only, with that certificate (for `localhost`).
+    public static func start(password: String? = nil, tls: (certificateFile: String, keyFile: String)? = nil) async throws -> RedisServerProcess {
+        let server = RedisServerProcess(port: try freeLoopbackPort(), password: password, tls: tls, folder: try TemporaryFolder())
         try await server.launch()
         return server
     }
@@ -42,8 +48,10 @@ public final class RedisServerProcess: @unchecked Sendable {
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        var arguments = [
-            "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        let ports = tls.map { ["--port", "0", "--tls-port", String(port), "--tls-cert-file", $0.certificateFile, "--tls-key-file", $0.keyFile, "--tls-auth-clients", "no"] }
+            ?? ["--port", String(port)]
+        var arguments = ports + [
+            "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--dir", folder.url.path, "--daemonize", "no", "--loglevel", "warning",
         ]
         if let password { arguments += ["--requirepass", password] }

@@ -220,3 +220,51 @@ final class RedisServerTests: XCTestCase {
         XCTAssertEqual(board.snapshot().first?.entry.counts["invalid_entries"], 2)
     }
 }
+
+/// `rediss://`: a real `redis-server` serving TLS only, with a certificate from a test CA.
+final class RedisTLSTests: XCTestCase {
+    func testRedissWithTheCAFileAndRefusedWithoutIt() async throws {
+        let authority = try TestCertificateAuthority()
+        let certificate = try authority.issueServerCertificate()
+        let server = try await RedisServerProcess.start(tls: (certificate.certificateFile, certificate.keyFile))
+        defer { server.stop() }
+
+        let endpoint = try RedisEndpoint(url: server.url)
+        XCTAssertTrue(endpoint.usesTLS)
+        var settings = RedisConnectionSettings()
+        settings.tls = try RedisConnectionSettings.tlsContext(caFile: authority.certificateFile)
+        let connection = try await RedisConnection.connect(to: endpoint, settings: settings, on: MultiThreadedEventLoopGroup.singleton)
+        let pong = try await connection.request(RESPCommand("PING"))
+        XCTAssertEqual(pong, .simpleString("PONG"))
+        connection.close()
+
+        // The system's CAs do not know the test CA: the handshake fails, and says so.
+        var untrusting = RedisConnectionSettings()
+        untrusting.tls = try RedisConnectionSettings.tlsContext(caFile: nil)
+        do {
+            let refused = try await RedisConnection.connect(to: endpoint, settings: untrusting, on: MultiThreadedEventLoopGroup.singleton)
+            _ = try await refused.request(RESPCommand("PING"), timeout: .seconds(10))
+            XCTFail("a certificate from an unknown CA is refused")
+        } catch {
+            XCTAssertTrue("\(error)".contains("the connection to Redis failed") || "\(error)".contains("closed"), "\(error)")
+        }
+
+        // The stages, through the pipeline settings: url rediss:// with ca_file.
+        let yaml = "url: \(server.url)\nca_file: \(authority.certificateFile)\nstream: frames\n"
+        let (sinkConfiguration, sinkProblems) = readConfiguration(RedisSink.Configuration.self, yaml: yaml, stageType: "redis")
+        XCTAssertEqual(sinkProblems, [])
+        var sink = try RedisSink(configuration: sinkConfiguration, context: testContext())
+        for sequence in 0..<3 {
+            try await sink.consume(Frame(type: "tick", timestamp: 1, payload: ["n": .int(sequence)], sequence: sequence))
+        }
+        await sink.finish(.complete)
+        let (sourceConfiguration, sourceProblems) = readConfiguration(RedisSource.Configuration.self, yaml: yaml + "start: \"0\"\n", stageType: "redis_source")
+        XCTAssertEqual(sourceProblems, [])
+        var source = try RedisSource(configuration: sourceConfiguration, context: testContext())
+        var sequences: [Int] = []
+        while sequences.count < 3, let frame = try await source.next() {
+            sequences.append(frame.sequence)
+        }
+        XCTAssertEqual(sequences, [0, 1, 2])
+    }
+}
