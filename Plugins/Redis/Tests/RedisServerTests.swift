@@ -181,10 +181,11 @@ final class RedisServerTests: XCTestCase {
         XCTAssertEqual(sequences, Array(31...40), "the newest 10 frames were kept")
         let producer = producerBoard.snapshot().first?.entry
         XCTAssertEqual(producer?.counts["frames_dropped"], 30)
-        XCTAssertEqual(producer?.counts["reconnects"], 1)
+        // At least once: a reconnect can reach the dying server's listener before it closes.
+        XCTAssertGreaterThanOrEqual(producer?.counts["reconnects"] ?? 0, 1)
         let edge = edgeBoard.snapshot().first?.entry
         XCTAssertEqual(edge?.counts["frames_missed"], 30, "frames 1 to 30 are a counted gap")
-        XCTAssertEqual(edge?.counts["reconnects"], 1)
+        XCTAssertGreaterThanOrEqual(edge?.counts["reconnects"] ?? 0, 1)
         XCTAssertEqual(edge?.isDown, false)
         await sink.finish(.complete)
     }
