@@ -13,6 +13,20 @@ let extraPluginDependencies: [String: [Target.Dependency]] = [
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
     ],
+    "Redis": [
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+    ],
+]
+// What a module's tests need beyond the module, HyphaeCore and HyphaeTesting.
+let extraPluginTestDependencies: [String: [Target.Dependency]] = [
+    "Redis": [
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+    ],
 ]
 
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -50,7 +64,7 @@ let pluginTargets: [Target] = pluginNames.flatMap { name -> [Target] in
         targets.append(
             .testTarget(
                 name: "\(name)Tests",
-                dependencies: [.target(name: name), "HyphaeCore", "HyphaeTesting"],
+                dependencies: [.target(name: name), "HyphaeCore", "HyphaeTesting"] + (extraPluginTestDependencies[name] ?? []),
                 path: "Plugins/\(name)/Tests"
             )
         )

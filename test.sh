@@ -51,6 +51,9 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
     apt_install chromium chromium-driver
 fi
 
+# The Redis tests (Plugins/Redis, the scale-out tests) start Debian's redis-server on free ports.
+command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 || apt_install redis-server
+
 # The tests run `python3` from the PATH: this one.
 PATH="$PWD/$venv/bin:$PATH"
 export PATH

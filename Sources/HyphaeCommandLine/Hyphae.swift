@@ -32,7 +32,7 @@ struct Hyphae: AsyncParsableCommand {
             transform stages and sink stages; `hyphae stages` lists the stage types this build knows.
             """,
         version: HyphaeVersion.current,
-        subcommands: [Serve.self, Validate.self, Tap.self, Test.self, Graph.self, Stages.self, Subscribe.self, Bench.self]
+        subcommands: [Serve.self, Run.self, Validate.self, Tap.self, Test.self, Graph.self, Stages.self, Subscribe.self, Bench.self]
     )
 
     /// Parses the command line and runs the command it names. Errors take one of two

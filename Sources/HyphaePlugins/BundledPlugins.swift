@@ -4,6 +4,7 @@ import Exec
 import HyphaeCore
 import MFN
 import MovingAverage
+import Redis
 import Sampling
 import Ticker
 
@@ -16,6 +17,7 @@ public enum BundledPlugins {
         ExecPlugin.self,
         MFNPlugin.self,
         MovingAveragePlugin.self,
+        RedisPlugin.self,
         SamplingPlugin.self,
         TickerPlugin.self,
     ]

@@ -97,9 +97,9 @@ final class StagesAndHelpTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.description)
         let headers = result.outputLines.filter { !$0.hasPrefix(" ") }
         XCTAssertEqual(headers.map { String($0.prefix { $0 != ":" }) }, [
-            "exec_source (source)", "feature_generator (source)", "simulation (source)", "ticker (source)",
+            "exec_source (source)", "feature_generator (source)", "redis_source (source)", "simulation (source)", "ticker (source)",
             "compress (transform)", "exec (transform)", "moving_average (transform)", "sample (transform)",
-            "log (sink)", "stdout (sink)", "websocket (sink)",
+            "log (sink)", "redis (sink)", "stdout (sink)", "websocket (sink)",
         ])
         for line in [
             "  rate: float, from 0 to 1000000, default 10",

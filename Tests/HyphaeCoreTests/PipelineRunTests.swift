@@ -49,6 +49,30 @@ final class PipelineRunTests: XCTestCase {
         XCTAssertEqual(run.sequence, 102)
     }
 
+    /// A relayed frame (one with an epoch) keeps its producer's number; frames after it
+    /// that the run makes itself are numbered on from there.
+    func testARelayedFrameKeepsItsSequence() async throws {
+        struct Relay: FrameSource {
+            var frames: [Frame]
+            mutating func next() async throws -> Frame? { frames.isEmpty ? nil : frames.removeFirst() }
+        }
+        let relayed = [
+            Frame(type: "f", timestamp: 1, sequence: 40, epoch: "run-a"),
+            Frame(type: "f", timestamp: 2, sequence: 43, epoch: "run-a"),
+            Frame(type: "f", timestamp: 3),
+            Frame(type: "f", timestamp: 4, sequence: 0, epoch: "run-b"),
+        ]
+        let recorder = FrameRecorder()
+        var run = try PipelineRun(
+            configuration: configuration(source: "  count: 1"), context: testContext(),
+            source: Relay(frames: relayed), sinks: [RecordingSink(recorder: recorder)])
+        _ = await run.run()
+        XCTAssertEqual(recorder.frames.map(\.sequence), [40, 43, 44, 0])
+        XCTAssertEqual(recorder.frames.map(\.timestamp), [1, 2, 3, 4])
+        XCTAssertEqual(recorder.frames.map(\.epoch), ["run-a", "run-a", nil, "run-b"])
+        XCTAssertEqual(run.sequence, 1)
+    }
+
     func testTransformsAreFlushedInOrderAtTheEnd() async throws {
         let (end, recorder) = try await run(configuration(source: "  count: 3", transforms: "  - type: hold\n  - type: shape\n    label: after"))
         XCTAssertEqual(end, .complete)

@@ -15,6 +15,9 @@
 #   simulations    CLIENTS (200), each its own 64x64 simulation at 10 Hz, distinct seeds
 #   slow           broadcast with 10 % of the clients no longer reading
 #   idle           CLIENTS (10000) subscribed to a ticker at 0.1 Hz: host RSS per connection
+#   scaleout       redis-server, one producer (`hyphae run`: stream_features at 10 Hz into a Redis
+#                  stream), EDGES (3) edge hosts, CLIENTS (3000) spread over them (Docs/SCALING.md);
+#                  gaps and latency producer-to-client, CPU and RSS of every process
 #
 # Environment: CLIENTS, RATE, PAYLOAD, DURATION, WARMUP, RAMP, BENCH_THREADS (1),
 # HOST_THREADS (the host's default), PORT (18080), SKIP_BUILD=1 to use the existing build,
@@ -25,7 +28,7 @@ cd "$ROOT"
 
 SCENARIO=${1:-}
 if [[ -z "$SCENARIO" ]]; then
-    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 shift
@@ -33,7 +36,7 @@ shift
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     swift build -c release --manifest-cache none >&2
 fi
-HYPHAE="$ROOT/.build/release/hyphae"
+HYPHAE=${HYPHAE:-"$ROOT/.build/release/hyphae"}
 HOST_BIN=${HOST_BIN:-$HYPHAE}
 RESULTS="$ROOT/.build/bench-results"
 mkdir -p "$RESULTS"
@@ -161,6 +164,69 @@ idle)
     bench idle --port "$PORT" --host-pid "$HOST_PID" --path /ws/ticker --pipeline ticker \
         --clients "${CLIENTS:-10000}" --param rate=0.1 --param payload_bytes=0 \
         --ramp "${RAMP:-2000}" --warm-up "${WARMUP:-5}" --duration "${DURATION:-10}" "$@"
+    ;;
+scaleout)
+    edges=${EDGES:-3}
+    clients=${CLIENTS:-3000}
+    redis_port=$((PORT + 20))
+    command -v redis-server >/dev/null || { echo "run.sh: scaleout needs redis-server (apt-get install redis-server)" >&2; exit 1; }
+    redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" --loglevel warning \
+        > "$RESULTS/redis-$SCENARIO.log" 2>&1 &
+    REDIS_PID=$!
+    wait_for_port "$redis_port"
+    mkdir -p "$WORK/producer" "$WORK/edge"
+    export HYPHAE_REDIS_URL="redis://127.0.0.1:$redis_port"
+    cp Docs/examples/scaleout/producer/pipelines/*.yaml "$WORK/producer/"
+    cp Docs/examples/scaleout/edge/pipelines/*.yaml "$WORK/edge/"
+    "$HOST_BIN" run stream_features --pipelines "$WORK/producer" 2> "$RESULTS/producer-$SCENARIO.log" &
+    PRODUCER_PID=$!
+    EDGE_PIDS=()
+    for index in $(seq 1 "$edges"); do
+        "$HOST_BIN" serve --port $((PORT + index)) --pipelines "$WORK/edge" --log-level warning \
+            2> "$RESULTS/edge$index-$SCENARIO.log" &
+        EDGE_PIDS+=($!)
+        wait_for_port $((PORT + index))
+    done
+    trap 'kill "$PRODUCER_PID" "${EDGE_PIDS[@]}" "$REDIS_PID" 2>/dev/null; wait 2>/dev/null; cleanup' EXIT
+    # cpu_ticks PID: user + system clock ticks the process has used.
+    cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+    rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+    all_pids=("$REDIS_PID" "$PRODUCER_PID" "${EDGE_PIDS[@]}")
+    names=(redis producer $(for index in $(seq 1 "$edges"); do echo "edge$index"; done))
+    per_edge=$((clients / edges))
+    duration=${DURATION:-20}
+    warmup=${WARMUP:-5}
+    ramp=${RAMP:-1000}
+    for index in $(seq 1 "$edges"); do
+        "$HYPHAE" bench run --threads "$BENCH_THREADS" --label "scaleout-edge$index" --port $((PORT + index)) \
+            --host-pid "${EDGE_PIDS[$((index - 1))]}" --path /ws/stream_features --pipeline stream_features \
+            --clients "$per_edge" --ramp "$ramp" --warm-up "$warmup" --duration "$duration" "$@" \
+            > "$RESULTS/scaleout-edge$index.txt" 2> "$RESULTS/scaleout-edge$index.err" &
+        BENCH_PIDS+=($!)
+    done
+    # CPU over the measured window: once every bench has subscribed its clients, after
+    # the warm-up, for about the duration.
+    for index in $(seq 1 "$edges"); do
+        until grep -q "subscribed in" "$RESULTS/scaleout-edge$index.err" 2>/dev/null; do sleep 0.2; done
+        grep "subscribed in" "$RESULTS/scaleout-edge$index.err"
+    done
+    sleep "$warmup"
+    declare -a before
+    for i in "${!all_pids[@]}"; do before[$i]=$(cpu_ticks "${all_pids[$i]}"); done
+    start=$(date +%s.%N)
+    sleep $((duration - 2))
+    end=$(date +%s.%N)
+    hz=$(getconf CLK_TCK)
+    for i in "${!all_pids[@]}"; do
+        after=$(cpu_ticks "${all_pids[$i]}")
+        awk -v n="${names[$i]}" -v b="${before[$i]}" -v a="$after" -v s="$start" -v e="$end" -v hz="$hz" -v rss="$(rss_kib "${all_pids[$i]}")" \
+            'BEGIN { printf "%-9s cpu %5.1f %%  rss %6.1f MiB\n", n, 100 * (a - b) / hz / (e - s), rss / 1024 }'
+    done | tee "$RESULTS/scaleout-processes.txt"
+    wait "${BENCH_PIDS[@]}"
+    for index in $(seq 1 "$edges"); do
+        echo "--- edge$index"
+        grep -E 'gaps|latency|frames/s|clients' "$RESULTS/scaleout-edge$index.txt" || cat "$RESULTS/scaleout-edge$index.txt"
+    done
     ;;
 *)
     echo "run.sh: unknown scenario '$SCENARIO'; run it without arguments for the list" >&2

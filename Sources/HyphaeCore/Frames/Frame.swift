@@ -6,7 +6,8 @@ public struct Frame: Sendable, Equatable {
     /// The message type clients see, e.g. `feature_update`.
     public var type: String
     /// Numbers the frames an instance hands to its sinks, +1 per frame from 0.
-    /// Stages leave it alone: the pipeline run assigns it at the sink boundary.
+    /// Stages leave it alone: the pipeline run assigns it at the sink boundary,
+    /// except on a frame that carries an `epoch`, whose sequence it keeps.
     public var sequence: Int
     /// Unix time in milliseconds at which the frame was produced.
     public var timestamp: Double
@@ -14,19 +15,27 @@ public struct Frame: Sendable, Equatable {
     public var payload: JSONObject
     /// Whether dropping the frame would lose what a client cannot get back.
     public var delivery: Delivery
+    /// The producing run that numbered this frame, when it was numbered elsewhere and
+    /// relayed (the `redis` source sets it, with the producer's `sequence` and
+    /// `timestamp`): the pipeline run keeps the sequence of such a frame and numbers
+    /// the ones after it from there, so a relayed stream reads the same on every host.
+    /// Nil on a frame this run produced.
+    public var epoch: String?
 
     public init(
         type: String,
         timestamp: Double = WallClock.nowMilliseconds(),
         payload: JSONObject = JSONObject(),
         delivery: Delivery = .droppable,
-        sequence: Int = 0
+        sequence: Int = 0,
+        epoch: String? = nil
     ) {
         self.type = type
         self.sequence = sequence
         self.timestamp = timestamp
         self.payload = payload
         self.delivery = delivery
+        self.epoch = epoch
     }
 }
 

@@ -92,8 +92,10 @@ public struct PipelineRun {
 
     private mutating func deliver(_ frame: Frame) async throws {
         var numbered = frame
-        numbered.sequence = nextSequence
-        nextSequence += 1
+        // A relayed frame keeps its producer's number, so that every host relaying the
+        // stream serves the same sequence and a client's gap detection holds end to end.
+        if frame.epoch == nil { numbered.sequence = nextSequence }
+        nextSequence = numbered.sequence &+ 1
         for index in sinks.indices {
             try await sinks[index].consume(numbered)
         }

@@ -14,16 +14,19 @@ final class PipelineInstance: Sendable {
     let fanOut: FanOut
     private let task = Mutex<Task<Void, Never>?>(nil)
     private let logger: Logger
+    /// Where the run's stages report the services they depend on (`/ready`, `/metrics`).
+    private let dependencies: DependencyBoard?
     private let onEnd: @Sendable (PipelineInstance) -> Void
 
     init(
-        id: String, configuration: PipelineConfiguration, metrics: PipelineMetrics, logger: Logger,
-        onEnd: @escaping @Sendable (PipelineInstance) -> Void
+        id: String, configuration: PipelineConfiguration, metrics: PipelineMetrics, dependencies: DependencyBoard? = nil,
+        logger: Logger, onEnd: @escaping @Sendable (PipelineInstance) -> Void
     ) {
         self.id = id
         pipeline = configuration.pipeline
         self.configuration = configuration
         self.logger = logger
+        self.dependencies = dependencies
         self.onEnd = onEnd
         // The pipeline's WebSocket sinks share one fan-out; the shortest window wins.
         let windows = configuration.sinkConfigurations(of: WebSocketSinkConfiguration.self).map(\.batchWindowMilliseconds)
@@ -84,6 +87,7 @@ final class PipelineInstance: Sendable {
     private func stageContext(instance: String) -> StageContext {
         var resources = StageResources()
         resources[FanOut.self] = fanOut
+        resources[DependencyBoard.self] = dependencies
         return StageContext(pipeline: pipeline, instance: instance, logger: logger, resources: resources)
     }
 }

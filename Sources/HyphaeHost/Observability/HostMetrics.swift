@@ -1,3 +1,4 @@
+import HyphaeCore
 import HyphaeProtocol
 import Synchronization
 
@@ -77,6 +78,8 @@ public final class HostMetrics: Sendable {
     let closesByCode = Mutex<[String: Int]>([:])
     let reloads = Mutex<[String: Int]>([:])
     private let pipelines = Mutex<[String: PipelineMetrics]>([:])
+    /// What stages report of the services they depend on (a Redis server).
+    public let dependencies = DependencyBoard()
 
     public init() {}
 
@@ -140,7 +143,26 @@ public final class HostMetrics: Sendable {
         for (name, metrics) in table {
             metrics.sendLatency.render(name: "hyphae_send_latency_seconds", labels: "pipeline=\"\(Self.escape(name))\"", into: &text)
         }
+        renderDependencies(into: &text)
         return text
+    }
+
+    private func renderDependencies(into text: inout String) {
+        let entries = dependencies.snapshot()
+        guard !entries.isEmpty else { return }
+        func labels(_ key: DependencyBoard.Key) -> String {
+            "pipeline=\"\(Self.escape(key.pipeline))\",dependency=\"\(Self.escape(key.dependency))\""
+        }
+        text += "# HELP hyphae_dependency_up Whether the running stages that use a service reach it (1), or some do not (0).\n# TYPE hyphae_dependency_up gauge\n"
+        for (key, entry) in entries where entry.watchers > 0 {
+            text += "hyphae_dependency_up{\(labels(key))} \(entry.isDown ? 0 : 1)\n"
+        }
+        text += "# HELP hyphae_dependency_events_total What happened to a service stages depend on, by event (reconnects, frames missed, frames dropped).\n# TYPE hyphae_dependency_events_total counter\n"
+        for (key, entry) in entries {
+            for (event, count) in entry.counts.sorted(by: { $0.key < $1.key }) {
+                text += "hyphae_dependency_events_total{\(labels(key)),event=\"\(Self.escape(event))\"} \(count)\n"
+            }
+        }
     }
 
     private static func escape(_ label: String) -> String {

@@ -16,9 +16,8 @@ struct HTTPRoutes: Sendable {
         case (.GET, "/health"), (.HEAD, "/health"):
             return .json(["status": "ok"])
         case (.GET, "/ready"), (.HEAD, "/ready"):
-            return host.isDraining
-                ? .json(["status": "shutting_down"], status: .serviceUnavailable)
-                : .json(["status": "ready", "pipelines": .int(host.pipelines.count)])
+            if host.isDraining { return .json(["status": "shutting_down"], status: .serviceUnavailable) }
+            return readiness()
         case (.GET, "/metrics"):
             if let refusal = statusRefusal(request) { return refusal }
             return .text(host.metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
@@ -39,6 +38,21 @@ struct HTTPRoutes: Sendable {
             }
             return .problem(.notFound, "nothing is served at \(request.path); see GET /pipelines for the WebSocket paths")
         }
+    }
+
+    /// Ready, or degraded when a service some running stage depends on is down. A
+    /// degraded host still answers 200: it keeps its subscribers and serves what it
+    /// has, and every host of a relay loses the same service at once, so turning them
+    /// all away would help nobody.
+    private func readiness() -> HTTPResponse {
+        let down = host.metrics.dependencies.downDependencies
+        guard !down.isEmpty else {
+            return .json(["status": "ready", "pipelines": .int(host.pipelines.count)])
+        }
+        let listed: [JSONValue] = down.map { item in
+            .object(["pipeline": .string(item.key.pipeline), "dependency": .string(item.key.dependency), "reason": item.reason.map(JSONValue.string) ?? .null])
+        }
+        return .json(["status": "degraded", "pipelines": .int(host.pipelines.count), "degraded": .array(listed)])
     }
 
     /// With `status_requires_key`, `/pipelines` and `/metrics` answer only a request that

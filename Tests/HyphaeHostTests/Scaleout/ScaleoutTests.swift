@@ -1,0 +1,196 @@
+import Foundation
+import HyphaeClient
+import HyphaeCore
+import HyphaeTesting
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The relay of Docs/SCALING.md with real processes: a `redis-server`, one producer
+/// (`hyphae run`: a ticker into a `redis` sink) and two edges (`hyphae serve`: a
+/// `redis_source` into a `websocket` sink), each on a free loopback port.
+final class ScaleoutTests: XCTestCase {
+    private var redis: RedisServerProcess!
+    private var producer: Process?
+    private var edges: [ServeProcess] = []
+    private var folders: [TemporaryFolder] = []
+
+    override func tearDown() async throws {
+        for edge in edges { edge.killIfRunning() }
+        if let producer, producer.isRunning { kill(producer.processIdentifier, SIGKILL) }
+        redis?.stop()
+    }
+
+    /// The producer keeps only `buffer` frames while Redis is down, so that an outage
+    /// of a few seconds loses frames for the edges to count.
+    private func startRelay(producerBuffer: Int = 5) async throws {
+        redis = try await RedisServerProcess.start()
+        let producerFolder = try TemporaryFolder()
+        _ = try producerFolder.write("relay.yaml", """
+            name: relay
+            source:
+              type: ticker
+              rate: 20
+            sinks:
+              - type: redis
+                url: \(redis.url)
+                stream: relay
+                max_len: 10000
+                buffer: \(producerBuffer)
+            """)
+        let edgeFolder = try TemporaryFolder()
+        _ = try edgeFolder.write("relay.yaml", """
+            name: relay
+            source:
+              type: redis_source
+              url: \(redis.url)
+              stream: relay
+              block_ms: 500
+            sinks:
+              - type: websocket
+                path: /ws/relay
+            """)
+        folders = [producerFolder, edgeFolder]
+
+        try startProducer()
+        for _ in 0..<2 {
+            edges.append(try await ServeProcess.start(["--pipelines", edgeFolder.url.path], environment: ["MFN_ENV": "dev"]))
+        }
+    }
+
+    private func startProducer() throws {
+        let process = Process()
+        process.executableURL = try HyphaeExecutable.url()
+        process.arguments = ["run", "relay", "--pipelines", folders[0].url.path]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        producer = process
+    }
+
+    private func subscribe(to edge: ServeProcess, as streamID: String) async throws -> ProtocolClient {
+        let client = try await edge.connect("/ws/relay")
+        try await client.subscribeSucceeding(streamID)
+        return client
+    }
+
+    /// The next data frames' sequences and counts, skipping heartbeats.
+    private func frames(_ count: Int, from client: ProtocolClient) async throws -> [(sequence: Int, count: Int, timestamp: Double)] {
+        var frames: [(sequence: Int, count: Int, timestamp: Double)] = []
+        while frames.count < count {
+            let message = try await client.nextMessage(timeout: .seconds(30))
+            guard message.type == "tick", let sequence = message.sequence, let value = message.int("count") else {
+                XCTAssertNotEqual(message.type, "stream_end", message.text)
+                XCTAssertNotEqual(message.type, "error", message.text)
+                continue
+            }
+            frames.append((sequence, value, message["timestamp"]?.numberValue ?? 0))
+        }
+        return frames
+    }
+
+    private func metric(_ edge: ServeProcess, event: String) async throws -> Int {
+        let reply = try await HTTPReply.get(host: "127.0.0.1", port: edge.port, path: "/metrics")
+        let line = reply.body.split(separator: "\n").first { $0.hasPrefix("hyphae_dependency_events_total{") && $0.contains("event=\"\(event)\"") }
+        return line.flatMap { $0.split(separator: " ").last }.flatMap { Int($0) } ?? 0
+    }
+
+    /// Jumps in a run of sequence numbers: how many numbers never came.
+    private func missing(in sequences: [Int]) -> Int {
+        zip(sequences, sequences.dropFirst()).reduce(0) { $0 + max(0, $1.1 - $1.0 - 1) }
+    }
+
+    func testTwoEdgesServeTheProducersSequence() async throws {
+        try await startRelay()
+        let first = try await subscribe(to: edges[0], as: "a")
+        let second = try await subscribe(to: edges[1], as: "b")
+        let fromFirst = try await frames(60, from: first)
+        let fromSecond = try await frames(60, from: second)
+        XCTAssertEqual(missing(in: fromFirst.map(\.sequence)), 0)
+        XCTAssertEqual(missing(in: fromSecond.map(\.sequence)), 0)
+        XCTAssertEqual(fromFirst.map(\.sequence), fromFirst.map { $0.count - 1 }, "the producer's sequence, not the edge's: the ticker counts from 1 as the producer numbers from 0")
+        let bySequence = Dictionary(uniqueKeysWithValues: fromFirst.map { ($0.sequence, $0) })
+        let shared = fromSecond.filter { bySequence[$0.sequence] != nil }
+        XCTAssertGreaterThan(shared.count, 30, "both edges served the same stretch of the stream")
+        for frame in shared {
+            XCTAssertEqual(bySequence[frame.sequence]?.count, frame.count, "sequence \(frame.sequence)")
+            XCTAssertEqual(bySequence[frame.sequence]?.timestamp, frame.timestamp, "the producer's timestamp, sequence \(frame.sequence)")
+        }
+        await first.disconnect()
+        await second.disconnect()
+    }
+
+    /// Redis stops for 3 s: the edges keep their clients, say they are degraded, and
+    /// once Redis is back the frames flow again; the frames lost meanwhile are a gap
+    /// in every client's sequence, and each edge counted exactly that gap.
+    func testARedisOutageIsACountedGapAndTheClientsStay() async throws {
+        try await startRelay()
+        let clients = [try await subscribe(to: edges[0], as: "a"), try await subscribe(to: edges[1], as: "b")]
+        var sequences: [[Int]] = []
+        for client in clients {
+            sequences.append(try await frames(10, from: client).map(\.sequence))
+        }
+
+        redis.stop()
+        for edge in edges {
+            var ready = try await HTTPReply.get(host: "127.0.0.1", port: edge.port, path: "/ready")
+            let deadline = ContinuousClock.now + .seconds(20)
+            while !ready.body.contains("\"degraded\""), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+                ready = try await HTTPReply.get(host: "127.0.0.1", port: edge.port, path: "/ready")
+            }
+            XCTAssertEqual(ready.status, 200, "a degraded edge keeps serving")
+            XCTAssertTrue(ready.body.contains("\"degraded\"") && ready.body.contains("redis://127.0.0.1:\(redis.port) stream relay"), ready.body)
+        }
+        try await Task.sleep(for: .seconds(3))
+        try await redis.restart()
+
+        // Frames flow again on the same connections; read past the outage.
+        for (index, client) in clients.enumerated() {
+            let after = try await frames(40, from: client).map(\.sequence)
+            sequences[index] += after
+            XCTAssertTrue(client.isActive)
+        }
+        for (index, edge) in edges.enumerated() {
+            let seen = missing(in: sequences[index])
+            XCTAssertGreaterThan(seen, 0, "the producer kept 5 of about 60 frames: the rest are lost")
+            let counted = try await metric(edge, event: "frames_missed")
+            XCTAssertEqual(counted, seen, "edge \(index) counted the gap its client saw")
+            let reconnects = try await metric(edge, event: "reconnects")
+            XCTAssertGreaterThanOrEqual(reconnects, 1)
+            let ready = try await HTTPReply.get(host: "127.0.0.1", port: edge.port, path: "/ready")
+            XCTAssertTrue(ready.body.contains("\"ready\""), ready.body)
+        }
+        XCTAssertEqual(missing(in: sequences[0]), missing(in: sequences[1]), "both edges lost the same frames")
+        for client in clients { await client.disconnect() }
+    }
+
+    /// The producer restarts: a new run, numbered from 0 again under a new epoch; the
+    /// edges go on serving it to the same clients and count the change.
+    func testAProducerRestartIsANewEpoch() async throws {
+        try await startRelay()
+        let client = try await subscribe(to: edges[0], as: "a")
+        let before = try await frames(10, from: client).map(\.sequence)
+        if let producer {
+            producer.terminate()
+            producer.waitUntilExit()
+        }
+        try startProducer()
+        // Frames of the old run up to its last, then the new run's from 0.
+        var last = before.last ?? 0
+        var newRun: [Int] = []
+        for _ in 0..<400 where newRun.count < 5 {
+            let sequence = try await frames(1, from: client)[0].sequence
+            if !newRun.isEmpty || sequence < last { newRun.append(sequence) }
+            last = sequence
+        }
+        XCTAssertEqual(newRun, [0, 1, 2, 3, 4], "the new run numbers from 0, and the edge serves it from its first frame")
+        XCTAssertTrue(client.isActive)
+        let changes = try await metric(edges[0], event: "epoch_changes")
+        XCTAssertEqual(changes, 1)
+        await client.disconnect()
+    }
+}
