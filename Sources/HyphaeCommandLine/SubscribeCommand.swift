@@ -12,17 +12,24 @@ struct Subscribe: AsyncParsableCommand {
             A wss:// URL speaks TLS and checks the host's certificate against the system's CAs,
             or only against --ca-file (a private CA, or the host's self-signed certificate).
             Authenticates (signed) with --api-key, or with MFN_API_KEY when that is set. Stops at
-            stream_end, after --frames data frames, or on Ctrl-C. Exits with status 1, saying why,
-            when the host cannot be reached, refuses the key or the subscription, or ends the stream
-            or the connection before the stream is complete.
+            stream_end, after --frames data frames, or on Ctrl-C. When the connection drops or the
+            host shuts down, it connects again (to the next URL when several are given, waiting
+            0.1 s, then twice as long each time up to 5 s) and resumes where it stopped: the host
+            sends the frames it missed when it still holds them (PROTOCOL.md, Resume), and no frame
+            is printed twice. Exits with status 1, saying why, when no URL can be reached at the
+            start, the host refuses the key or the subscription, the stream ends before it is
+            complete, or --reconnect-attempts attempts in a row fail.
             """
     )
 
     @Argument(
-        help: "The WebSocket URL, e.g. ws://127.0.0.1:8080/ws, wss://host.example/ws or a pipeline's own path.",
+        help: "The WebSocket URL, e.g. ws://127.0.0.1:8080/ws, wss://host.example/ws or a pipeline's own path; give several to fall back on the next when one fails.",
         transform: { try WebSocketURL(parsing: $0) }
     )
-    var url: WebSocketURL
+    var urls: [WebSocketURL]
+
+    @Option(help: "Attempts in a row to reconnect (and resume) after the connection is lost; 0: stop at the first loss.")
+    var reconnectAttempts = 10
 
     @Option(help: "The pipeline to subscribe to (stream_type); may be left out on a pipeline's own path.")
     var pipeline: String?
@@ -49,102 +56,95 @@ struct Subscribe: AsyncParsableCommand {
             throw ValidationError("--stream is the old name of --pipeline; give only --pipeline")
         }
         if let frames, frames < 1 { throw ValidationError("--frames must be at least 1") }
-        if caFile != nil, !url.isSecure { throw ValidationError("--ca-file is for wss:// URLs; \(url) is plain ws://") }
+        if urls.isEmpty { throw ValidationError("give at least one URL, e.g. ws://127.0.0.1:8080/ws") }
+        if caFile != nil, !urls.contains(where: \.isSecure) { throw ValidationError("--ca-file is for wss:// URLs; \(url) is plain ws://") }
+        if reconnectAttempts < 0 || reconnectAttempts > 1_000_000 { throw ValidationError("--reconnect-attempts must be from 0 to 1000000") }
     }
 
+    /// The first URL, which messages about the whole run name.
+    private var url: WebSocketURL { urls[0] }
+
     func run() async throws {
-        let client = try await connect()
+        let subscriber = ResumingSubscriber(
+            endpoints: urls.map { HostEndpoint(host: $0.host, port: $0.port, path: $0.path, isSecure: $0.isSecure) },
+            streamID: streamID, pipeline: pipeline ?? stream, params: params.untypedValues,
+            tls: try makeTLS(), apiKey: credentials.key(), policy: ReconnectPolicy(maxAttempts: reconnectAttempts))
         do {
-            if let key = credentials.key() {
-                try await authenticate(client, key: key)
-            }
-            let subscribe = ClientMessage.subscribe(streamID: streamID, pipeline: pipeline ?? stream, params: params.untypedValues)
-            try await exchange("while subscribing") { try await client.send(subscribe) }
-            try await printMessages(from: client)
+            try await subscriber.start()
+        } catch let refusal as SubscriberRefusal {
+            throw Self.failure(refusal)
+        } catch let error as ClientError where error.description.contains("TLS handshake") {
+            let advice = caFile == nil ? "; for a host with a private or self-signed certificate, give its CA certificate with --ca-file" : ""
+            throw CommandFailure("cannot connect to \(urls.map(\.description).joined(separator: ", ")): \(error)\(advice)")
+        } catch {
+            throw CommandFailure("cannot connect to \(urls.map(\.description).joined(separator: ", ")): \(error); check that `hyphae serve` is running there and that the host, port and path are right")
+        }
+        do {
+            try await printMessages(from: subscriber)
         } catch {
             // Leave as a client should, so that the host records a closed connection, not a lost one.
-            try? await client.send(.close)
+            await subscriber.close()
             throw error
         }
     }
 
-    private func connect() async throws(CommandFailure) -> ProtocolClient {
-        let tls: ClientTLS?
+    private func makeTLS() throws(CommandFailure) -> ClientTLS? {
+        guard urls.contains(where: \.isSecure) else { return nil }
         do {
-            tls = try url.isSecure ? caFile.map { try ClientTLS.trusting(certificatesIn: $0) } ?? .systemTrust() : nil
+            return try caFile.map { try ClientTLS.trusting(certificatesIn: $0) } ?? .systemTrust()
         } catch {
             throw CommandFailure("\(error)")
         }
-        do {
-            return try await ProtocolClient.connect(host: url.host, port: url.port, path: url.path, tls: tls)
-        } catch let error as ClientError where error.description.contains("TLS handshake") {
-            let advice = caFile == nil ? "; for a host with a private or self-signed certificate, give its CA certificate with --ca-file" : ""
-            throw CommandFailure("cannot connect to \(url): \(error)\(advice)")
-        } catch {
-            throw CommandFailure("cannot connect to \(url): \(error); check that `hyphae serve` is running there and that the host, port and path are right")
-        }
     }
 
-    private func authenticate(_ client: ProtocolClient, key: String) async throws(CommandFailure) {
-        let reply = try await exchange("while authenticating") {
-            try await client.send(.auth(apiKey: key, timestamp: Int64(WallClock.nowMilliseconds()), signed: true))
-            return try await client.nextMessage()
-        }
-        switch reply["type"]?.stringValue.map({ MessageType($0) }) {
-        case .authSuccess:
-            return
+    /// What a refusal of the host means to the user, and what to do about it.
+    private static func failure(_ refusal: SubscriberRefusal) -> CommandFailure {
+        switch refusal.message["type"]?.stringValue.map({ MessageType($0) }) {
         case .authFailed:
-            throw CommandFailure("authentication failed: \(Self.reason(in: reply)); check the key given with --api-key or MFN_API_KEY, and that this machine's clock is right (the host allows a few minutes of difference)")
+            CommandFailure("authentication failed: \(reason(in: refusal.message)); check the key given with --api-key or MFN_API_KEY, and that this machine's clock is right (the host allows a few minutes of difference)")
+        case .subscribeFailed:
+            CommandFailure("the host refused the subscription: \(reason(in: refusal.message))\(advice(forRefusal: refusal.message))")
         default:
-            throw CommandFailure("the host answered auth with \(JSONValue.object(reply).jsonText), not auth_success or auth_failed; is \(url) a Hyphae host?")
+            CommandFailure("the host answered auth with \(refusal.text), not auth_success or auth_failed; is it a Hyphae host?")
         }
     }
 
     /// Prints every message until the stream is complete or `--frames` data frames have come.
-    private func printMessages(from client: ProtocolClient) async throws(CommandFailure) {
+    private func printMessages(from subscriber: ResumingSubscriber) async throws(CommandFailure) {
         var dataFrames = 0
         while true {
-            // Heartbeats come every 30 s by default, so an hour of silence means the connection is gone.
-            switch try await exchange("while reading", { try await client.next(timeout: .seconds(3600)) }) {
-            case .message(_, let text):
+            let event: SubscriberEvent
+            do {
+                // Heartbeats come every 30 s by default, so an hour of silence means the connection is gone.
+                event = try await subscriber.next(timeout: .seconds(3600))
+            } catch let refusal as SubscriberRefusal {
+                throw Self.failure(refusal)
+            } catch {
+                throw CommandFailure("the connection to \(subscriber.endpoint) failed: \(error)")
+            }
+            switch event {
+            case .reconnected(let endpoint, let attempt, let reason):
+                FileHandle.standardError.write(Data("hyphae subscribe: \(reason); reconnected to \(endpoint) (attempt \(attempt))\n".utf8))
+            case .message(let message, let text):
                 FileHandle.standardOutput.write(Data((text + "\n").utf8))
-                guard let message = (try? JSONParser.parse(text))?.objectValue, let type = message["type"]?.stringValue else {
-                    throw CommandFailure("the host sent something that is not a protocol message: \(text.prefix(200)); is \(url) a Hyphae host?")
-                }
-                switch MessageType(type) {
-                case .heartbeat:
-                    try await exchange("while answering a heartbeat") { try await client.send(.pong) }
-                case .subscribeSuccess, .streamReloaded, .error:
+                switch message["type"]?.stringValue.map({ MessageType($0) }) {
+                case .heartbeat?, .subscribeSuccess?, .streamReloaded?, .error?:
                     continue
-                case .subscribeFailed:
-                    throw CommandFailure("the host refused the subscription: \(Self.reason(in: message))\(Self.advice(forRefusal: message))")
-                case .streamEnd:
+                case .streamEnd?:
                     let payload = message["payload"]?.objectValue
-                    guard payload?["reason"]?.stringValue == StreamEndReason.complete.rawValue else {
-                        throw CommandFailure("the stream ended before it was complete: \(Self.reason(in: message, codeField: "reason"))")
-                    }
-                    return
+                    let reason = payload?["reason"]?.stringValue
+                    if reason == StreamEndReason.complete.rawValue { return }
+                    // A host shutting down is followed by a reconnection, unless reconnecting is off.
+                    if reason == StreamEndReason.serverShutdown.rawValue, reconnectAttempts > 0 { continue }
+                    throw CommandFailure("the stream ended before it was complete: \(Self.reason(in: message, codeField: "reason"))")
                 default:
                     dataFrames += 1
                     if let frames, dataFrames >= frames {
-                        try await exchange("while closing") { try await client.send(.close) }
+                        await subscriber.close()
                         return
                     }
                 }
-            case .closeFrame(let code, let reason):
-                throw CommandFailure("the host closed the connection with \(code)\(reason.isEmpty ? "" : " (\(reason))") before the stream was complete")
-            case .disconnected:
-                throw CommandFailure("the connection to \(url) dropped before the stream was complete; check that the host is still running")
             }
-        }
-    }
-
-    /// Runs one exchange with the host; a failure says what was going on and where.
-    private func exchange<Result>(_ activity: String, _ body: () async throws -> Result) async throws(CommandFailure) -> Result {
-        do {
-            return try await body()
-        } catch {
-            throw CommandFailure("the connection to \(url) failed \(activity): \(error)")
         }
     }
 

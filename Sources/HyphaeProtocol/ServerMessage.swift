@@ -56,12 +56,23 @@ extension ServerMessage {
         ServerMessage(.authFailed, payload: ["error_code": .string(code.rawValue), "message": .string(message)])
     }
 
-    public static func subscribeSuccess(streamID: String, pipeline: String, params: JSONObject, pipelineVersion: String) -> ServerMessage {
-        ServerMessage(.subscribeSuccess, streamID: streamID, payload: [
+    /// With `resume`, the payload carries `epoch` and `sequence`, and `recovered`
+    /// (and `missed`) when the subscriber asked with `since` (PROTOCOL.md, Resume).
+    public static func subscribeSuccess(
+        streamID: String, pipeline: String, params: JSONObject, pipelineVersion: String, resume: ResumeOutcome? = nil
+    ) -> ServerMessage {
+        var payload: JSONObject = [
             "stream_type": .string(pipeline),
             "params": .object(params),
             "pipeline_version": .string(pipelineVersion),
-        ])
+        ]
+        if let resume {
+            payload["epoch"] = .string(resume.epoch)
+            payload["sequence"] = .int(resume.sequence)
+            if let recovered = resume.recovered { payload["recovered"] = .bool(recovered) }
+            if let missed = resume.missed { payload["missed"] = .int(missed) }
+        }
+        return ServerMessage(.subscribeSuccess, streamID: streamID, payload: payload)
     }
 
     public static func subscribeFailed(_ code: ErrorCode, _ message: String, streamID: String?) -> ServerMessage {

@@ -144,6 +144,40 @@ final class SubscribeCommandTests: XCTestCase {
         XCTAssertTrue(result.standardError.contains("(UNKNOWN_STREAM)"), result.description)
     }
 
+    func testWhenTheHostShutsDownItReconnectsToTheNextURLAndGoesOn() throws {
+        let folder = try pipelines()
+        let first = try openHost(folder)
+        let second = try openHost(folder)
+        let urls = ["ws://127.0.0.1:\(first.port)/ws", "ws://127.0.0.1:\(second.port)/ws"]
+        let finished = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var outcome: Result<CommandResult, any Error>?
+        DispatchQueue.global().async {
+            outcome = Result {
+                try runHyphae(["subscribe"] + urls + ["--pipeline", "ticker", "--param", "rate=5", "--frames", "20"], environment: ["MFN_API_KEY": ""], timeout: 60)
+            }
+            finished.signal()
+        }
+        // Once the first host serves the subscription, it goes away.
+        let deadline = Date().addingTimeInterval(30)
+        while !first.log.contains("\"subscribed\""), Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        XCTAssertTrue(first.log.contains("\"subscribed\""), first.log)
+        first.stop()
+        XCTAssertEqual(finished.wait(timeout: .now() + 90), .success)
+        let result = try XCTUnwrap(outcome).get()
+        XCTAssertEqual(result.status, 0, result.description)
+        XCTAssertTrue(result.standardError.contains("reconnected to \(urls[1]) (attempt 1)"), result.description)
+        let messages = result.outputLines.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+        let replies = messages.filter { $0["type"] as? String == "subscribe_success" }.compactMap { $0["payload"] as? [String: Any] }
+        XCTAssertEqual(replies.count, 2, result.description)
+        XCTAssertEqual(replies.last?["recovered"] as? Bool, false, "another host, another epoch")
+        XCTAssertNotEqual(replies.first?["epoch"] as? String, replies.last?["epoch"] as? String)
+        let ticks = messages.filter { $0["type"] as? String == "tick" }
+        XCTAssertEqual(ticks.count, 20, "--frames counts across the reconnection")
+        let stream = types(result).filter { $0 != "heartbeat" }
+        XCTAssertEqual(stream.first, "subscribe_success")
+        XCTAssertTrue(stream.contains("stream_end"), "the first host said it was shutting down: \(stream)")
+    }
+
     func testAURLThatIsNotWebSocketIsAUsageError() throws {
         let result = try subscribe(["http://127.0.0.1:8080/ws"])
         XCTAssertEqual(result.status, 64, result.description)

@@ -1,4 +1,5 @@
 import HyphaeCore
+import HyphaeProtocol
 import NIOCore
 import Synchronization
 
@@ -19,6 +20,8 @@ final class FanOut: StageResource {
 
     let metrics: PipelineMetrics
     let gate: ProducerGate
+    /// The recent frames and the epoch, for subscribers that resume.
+    let history: FrameHistory
     /// How long a frame may wait on its loop for later ones (`batch_window_ms`).
     private let batchWindow: TimeAmount
     private let loops = Mutex<[LoopHandle]>([])
@@ -30,9 +33,10 @@ final class FanOut: StageResource {
     /// How many subscriptions, on every loop, take compressed frames (permessage-deflate).
     let compressedSubscriptions = SubscriptionCount()
 
-    init(metrics: PipelineMetrics, batchWindow: TimeAmount) {
+    init(metrics: PipelineMetrics, batchWindow: TimeAmount, history: FrameHistory.Limits = .none) {
         self.metrics = metrics
         self.batchWindow = batchWindow
+        self.history = FrameHistory(limits: history)
         // A few frames per loop in flight keep the loops busy without letting the producer run ahead.
         gate = ProducerGate(limit: 16)
     }
@@ -55,6 +59,11 @@ final class FanOut: StageResource {
     func publish(_ encoded: EncodedFrame, deflated: DeflatedFrame? = nil) {
         metrics.framesEmitted.add(1)
         nextSequence.store(encoded.sequence + 1, ordering: .relaxed)
+        // Before the loops are read: a subscriber joining meanwhile finds the frame in
+        // the history, or has its loop registered in time to get it live (`join`).
+        // The history keeps the plain encoding: a replay goes out uncompressed, which
+        // permessage-deflate allows message by message.
+        history.append(encoded)
         let frame = PublishedFrame(encoded: encoded, deflated: deflated)
         let handles = loops.withLock { $0 }
         gate.dispatched(handles.count)
@@ -108,6 +117,19 @@ final class FanOut: StageResource {
             return created
         }
         return handle.fanOut.value
+    }
+
+    /// Adds a subscription on `eventLoop` (call on that loop) and sends it what it
+    /// asked for: with `since`, the frames it missed when they are all held. `before`
+    /// gets what `subscribe_success` tells it, and writes that reply ahead of the frames.
+    ///
+    /// The loop's share exists before the history is read, so a frame published after
+    /// that reaches this loop's inbox; the subscription skips the ones it already has.
+    func join(_ subscription: Subscription, on eventLoop: EventLoop, since: ResumePoint?, before tell: (ResumeOutcome) -> Void) {
+        let fanOut = loop(eventLoop)
+        let resumption = history.resumption(after: since)
+        tell(resumption.outcome)
+        fanOut.add(subscription, replaying: resumption.frames, after: resumption.outcome.sequence)
     }
 
     /// Withdraws a subscription from its loop; call on that loop.

@@ -33,6 +33,9 @@ final class LoopFanOut {
     private var groups: [StreamGroup] = []
     private var groupIndex: [GroupKey: Int] = [:]
     private let compressedSubscriptions: SubscriptionCount
+    /// Subscriptions that joined after the frame numbered `through`, until a later one
+    /// comes: frames already on their way to this loop when they joined are not theirs.
+    private var joining: [(subscription: Subscription, through: Int)] = []
     private var pendingFlush: [ConnectionOutput] = []
     /// The frames being delivered; swapped with the inbox's, so it keeps its capacity.
     private var batch: [PublishedFrame] = []
@@ -47,9 +50,37 @@ final class LoopFanOut {
         self.compressedSubscriptions = compressedSubscriptions
     }
 
-    var isEmpty: Bool { groups.isEmpty }
+    var isEmpty: Bool { groups.isEmpty && joining.isEmpty }
 
-    var subscriptions: [Subscription] { groups.flatMap(\.members) }
+    var subscriptions: [Subscription] { groups.flatMap(\.members) + joining.map(\.subscription) }
+
+    /// Adds a subscription that has been sent every frame up to `through`: first
+    /// `replay` (oldest first, through its queue and policy), then, live, each frame
+    /// numbered after `through`.
+    func add(_ subscription: Subscription, replaying replay: [EncodedFrame], after through: Int) {
+        if !replay.isEmpty {
+            var tally = DeliveryTally()
+            for frame in replay {
+                let message = ServerFrames.data(frame, escapedStreamID: subscription.escapedStreamID, allocator: subscription.output.allocator)
+                let outcome = subscription.offer(message, isEssential: frame.delivery == .essential)
+                if case .written = outcome { tally.sent += 1 }
+                tally.drops.add(outcome.framesDropped, policy: subscription.policy)
+            }
+            subscription.output.flush()
+            if tally.sent > 0 { metrics.framesSent.add(tally.sent) }
+            tally.drops.report(to: metrics)
+        }
+        joining.append((subscription, through))
+    }
+
+    /// Lets the joining subscriptions that have had every frame before `sequence` take it.
+    private func admitJoining(before sequence: Int) {
+        joining.removeAll { entry in
+            guard entry.through < sequence else { return false }
+            add(entry.subscription)
+            return true
+        }
+    }
 
     func add(_ subscription: Subscription) {
         let key = GroupKey(subscription)
@@ -63,6 +94,7 @@ final class LoopFanOut {
     }
 
     func remove(_ subscription: Subscription) {
+        if !joining.isEmpty { joining.removeAll { $0.subscription === subscription } }
         let key = GroupKey(subscription)
         guard let index = groupIndex[key] else { return }
         let countBefore = groups[index].members.count
@@ -103,6 +135,7 @@ final class LoopFanOut {
     /// writes to are flushed by `flushPending`. Only the batch's last frame sums the
     /// queue depth, which is all the gauge reports.
     private func offer(_ frame: PublishedFrame, flushesEach: Bool, isLastOfBatch: Bool, tally: inout DeliveryTally) {
+        if !joining.isEmpty { admitJoining(before: frame.encoded.sequence) }
         let allocator = ByteBufferAllocator()
         let isEssential = frame.encoded.delivery == .essential
         var queueDepth = 0

@@ -129,7 +129,8 @@ final class InstanceManager: Sendable {
     private func makeInstance(_ definition: PipelineDefinition, configuration: PipelineConfiguration, number: Int) -> PipelineInstance {
         PipelineInstance(
             id: "\(definition.name)#\(number)", configuration: configuration,
-            metrics: metrics.pipeline(definition.name), dependencies: metrics.dependencies, logger: logger
+            metrics: metrics.pipeline(definition.name), dependencies: metrics.dependencies, logger: logger,
+            keepsHistory: definition.sharesInstances
         ) { [weak self] instance in
             self?.ended(instance)
         }

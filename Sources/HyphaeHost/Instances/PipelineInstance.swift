@@ -18,9 +18,10 @@ final class PipelineInstance: Sendable {
     private let dependencies: DependencyBoard?
     private let onEnd: @Sendable (PipelineInstance) -> Void
 
+    /// `keepsHistory` for a shared instance, which a reconnecting subscriber can find again.
     init(
         id: String, configuration: PipelineConfiguration, metrics: PipelineMetrics, dependencies: DependencyBoard? = nil,
-        logger: Logger, onEnd: @escaping @Sendable (PipelineInstance) -> Void
+        logger: Logger, keepsHistory: Bool = false, onEnd: @escaping @Sendable (PipelineInstance) -> Void
     ) {
         self.id = id
         pipeline = configuration.pipeline
@@ -29,8 +30,15 @@ final class PipelineInstance: Sendable {
         self.dependencies = dependencies
         self.onEnd = onEnd
         // The pipeline's WebSocket sinks share one fan-out; the shortest window wins.
-        let windows = configuration.sinkConfigurations(of: WebSocketSinkConfiguration.self).map(\.batchWindowMilliseconds)
-        fanOut = FanOut(metrics: metrics, batchWindow: .milliseconds(Int64(windows.min() ?? 0)))
+        let sinks = configuration.sinkConfigurations(of: WebSocketSinkConfiguration.self)
+        let windows = sinks.map(\.batchWindowMilliseconds)
+        // ... and the largest history, which serves every path alike.
+        let history = keepsHistory && !sinks.isEmpty
+            ? FrameHistory.Limits(
+                frames: sinks.map(\.historyFrames).max() ?? 0, seconds: sinks.map(\.historySeconds).max() ?? 0,
+                bytes: sinks.map(\.historyMaxBytes).max() ?? 0)
+            : .none
+        fanOut = FanOut(metrics: metrics, batchWindow: .milliseconds(Int64(windows.min() ?? 0)), history: history)
     }
 
     var version: String { configuration.version }

@@ -169,7 +169,7 @@ public actor PipelineReloader {
         for old in manager.instances(of: name) where old.version != definition.version {
             manager.retire(old)
             let nextSequence = await old.stopAndWait()
-            let successors = SuccessorInstances(definition: definition, manager: manager)
+            let successors = SuccessorInstances(definition: definition, manager: manager, continuing: old.fanOut)
             for handle in old.fanOut.handles {
                 try? await handle.eventLoop.submit {
                     Self.moveSubscribers(of: old.fanOut.afterWaitingFrames(handle), from: old, to: definition, successors: successors, manager: manager)

@@ -11,11 +11,14 @@ final class SuccessorInstances: Sendable {
 
     private let definition: PipelineDefinition
     private let manager: InstanceManager
+    /// The old instance's fan-out, whose epoch and recent frames the successors carry on.
+    private let predecessor: FanOut
     private let state = Mutex(State())
 
-    init(definition: PipelineDefinition, manager: InstanceManager) {
+    init(definition: PipelineDefinition, manager: InstanceManager, continuing predecessor: FanOut) {
         self.definition = definition
         self.manager = manager
+        self.predecessor = predecessor
     }
 
     var created: [PipelineInstance] { state.withLock { $0.created } }
@@ -26,6 +29,8 @@ final class SuccessorInstances: Sendable {
             let params = configuration.params.values
             let (instance, isNew) = manager.acquireForMove(definition, configuration: configuration, joining: state.byParams[params])
             if isNew {
+                // Same stream, numbered on: a subscriber that reconnects resumes across the reload.
+                instance.fanOut.history.continueStream(of: predecessor.history)
                 state.byParams[params] = instance
                 state.created.append(instance)
             }

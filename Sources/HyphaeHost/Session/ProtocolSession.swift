@@ -357,6 +357,13 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
         case .success(let result): configured = result
         case .failure(let error): return fail(.subscribeError, error.description)
         }
+        var since: ResumePoint?
+        if let requested = payload["since"], requested != .null {
+            switch ResumePoint.parse(requested) {
+            case .success(let point): since = point
+            case .failure(let problem): return fail(.subscribeError, problem.description)
+            }
+        }
         guard let sink = sinkConfiguration(of: configured) else {
             return fail(.unknownStream, "'\(definition.name)' has no websocket sink, so it cannot be subscribed to")
         }
@@ -380,12 +387,23 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
         subscriptions[streamID] = subscription
         host.metrics.subscriptionsActive.add(1)
         instance.metrics.subscribers.add(1)
-        send(.subscribeSuccess(streamID: streamID, pipeline: definition.name, params: configured.params.values, pipelineVersion: definition.version))
-        instance.fanOut.loop(channel.eventLoop).add(subscription)
+        var resumed: ResumeOutcome?
+        instance.fanOut.join(subscription, on: channel.eventLoop, since: since) { outcome in
+            resumed = outcome
+            send(.subscribeSuccess(
+                streamID: streamID, pipeline: definition.name, params: configured.params.values,
+                pipelineVersion: definition.version, resume: outcome))
+        }
         instance.startIfNeeded()
-        logger.info("subscribed", metadata: [
+        var metadata: Logger.Metadata = [
             "event": "subscribed", "stream_id": "\(streamID)", "pipeline": "\(definition.name)", "instance": "\(instance.id)",
-        ])
+        ]
+        if let since, let resumed {
+            metadata["since_sequence"] = "\(since.sequence)"
+            metadata["recovered"] = "\(resumed.recovered ?? false)"
+            if let missed = resumed.missed { metadata["missed"] = "\(missed)" }
+        }
+        logger.info("subscribed", metadata: metadata)
     }
 
     private struct Refusal: Error {

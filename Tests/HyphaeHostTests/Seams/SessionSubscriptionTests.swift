@@ -13,9 +13,16 @@ final class SessionSubscriptionTests: XCTestCase {
         let session = try await AsyncSession.start()
         try await session.send(type: "subscribe", payload: Self.threeFrames)
         let version = try XCTUnwrap(session.host.pipeline(named: "counted")?.version)
-        assertMessage(try await session.next(), [
+        let success = try await session.next()
+        // A run of its own: a fresh epoch (PROTOCOL.md, Resume), and no frame before this subscriber's first.
+        let epoch = try XCTUnwrap(success.message?.payload["epoch"]?.stringValue)
+        XCTAssertEqual(epoch.utf8.count, 16)
+        assertMessage(success, [
             "type": "subscribe_success", "stream_id": "c-1",
-            "payload": ["stream_type": "counted", "params": ["count": 3, "rate": 0.0, "payload_bytes": 0], "pipeline_version": .string(version)],
+            "payload": [
+                "stream_type": "counted", "params": ["count": 3, "rate": 0.0, "payload_bytes": 0], "pipeline_version": .string(version),
+                "epoch": .string(epoch), "sequence": -1,
+            ],
         ])
         for sequence in 0..<3 {
             let frame = try await session.next()

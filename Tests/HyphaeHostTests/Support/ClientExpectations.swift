@@ -1,4 +1,5 @@
 import HyphaeClient
+import HyphaeProtocol
 import XCTest
 import HyphaeCore
 
@@ -17,8 +18,12 @@ extension JSONObject {
     var payload: JSONObject { self["payload"]?.objectValue ?? [:] }
     var errorCode: String? { payload["error_code"]?.stringValue }
     var errorMessage: String { payload["message"]?.stringValue ?? "" }
-    /// A data frame's `sequence`.
-    var sequence: Int? { payload["sequence"]?.numberValue.map { Int($0) } }
+    /// A data frame's `sequence`; nil for the protocol's own messages (`subscribe_success`
+    /// carries the stream's latest `sequence` too, PROTOCOL.md, Resume).
+    var sequence: Int? {
+        guard let type, !MessageType(type).isServerMessage else { return nil }
+        return payload["sequence"]?.numberValue.map { Int($0) }
+    }
     var text: String { JSONValue.object(self).jsonText }
 
     func int(_ field: String) -> Int? { payload[field]?.numberValue.map { Int($0) } }

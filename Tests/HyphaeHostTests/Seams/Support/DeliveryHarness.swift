@@ -100,11 +100,12 @@ final class RecordingOwner: SubscriptionOwner {
 /// Subscriptions of one fan-out, by default on one connection.
 final class DeliveryHarness {
     let connection: DeliveryConnection
-    let fanOut = FanOut(metrics: PipelineMetrics(), batchWindow: .zero)
+    let fanOut: FanOut
     let owner = RecordingOwner()
 
-    init(loop: EmbeddedEventLoop = EmbeddedEventLoop()) throws {
+    init(loop: EmbeddedEventLoop = EmbeddedEventLoop(), history: FrameHistory.Limits = .none) throws {
         connection = try DeliveryConnection(loop: loop)
+        fanOut = FanOut(metrics: PipelineMetrics(), batchWindow: .zero, history: history)
     }
 
     func subscribe(

@@ -1,0 +1,149 @@
+import HyphaeCore
+import HyphaeProtocol
+import NIOCore
+import Synchronization
+
+/// The recent frames of a shared instance, so that a subscriber that reconnects with
+/// `since` gets what it missed (PROTOCOL.md, Resume), and the epoch that names the run.
+///
+/// It keeps the frames as the sink encoded them, once for all subscribers: holding one
+/// is a reference to a buffer that already exists, appended by the producer once per
+/// frame. The fan-out's delivery to each subscriber never touches it.
+final class FrameHistory: Sendable {
+    /// How much it holds; whichever bound is reached first evicts the oldest frames.
+    struct Limits: Sendable, Equatable {
+        var frames: Int
+        var seconds: Double
+        var bytes: Int
+
+        /// Keeps nothing but the epoch and the latest sequence (a run per subscriber).
+        static let none = Limits(frames: 0, seconds: 0, bytes: 0)
+
+        var keepsFrames: Bool { frames > 0 && seconds > 0 && bytes > 0 }
+    }
+
+    /// What a subscriber is told and sent when it joins.
+    struct Resumption {
+        var outcome: ResumeOutcome
+        /// The frames to send before live ones, oldest first.
+        var frames: [EncodedFrame]
+    }
+
+    private struct HeldFrame {
+        var frame: EncodedFrame
+        var heldAt: NIODeadline
+        var bytes: Int
+    }
+
+    private struct State {
+        var epoch: String
+        var held: CircularBuffer<HeldFrame>
+        var bytes = 0
+        /// The sequence of the last frame published (-1 before the first).
+        var latest = ResumePoint.sequenceBeforeFirst
+    }
+
+    let limits: Limits
+    private let state: Mutex<State>
+
+    init(limits: Limits, epoch: String = FrameHistory.newEpoch()) {
+        self.limits = limits
+        state = Mutex(State(epoch: epoch, held: CircularBuffer(initialCapacity: limits.keepsFrames ? min(limits.frames, 1024) : 1)))
+    }
+
+    /// A name for a new run: 16 hex digits from the system's random generator.
+    static func newEpoch() -> String {
+        let value = UInt64.random(in: .min ... .max)
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    var epoch: String { state.withLock { $0.epoch } }
+
+    /// The bytes held; each frame counts its encoding's whole allocation.
+    var bytesHeld: Int { state.withLock { $0.bytes } }
+
+    var framesHeld: Int { state.withLock { $0.held.count } }
+
+    /// Records a frame the producer publishes; call before handing it to the loops,
+    /// so that a subscriber joining meanwhile finds it here or in its loop's inbox.
+    func append(_ frame: EncodedFrame) {
+        guard limits.keepsFrames else {
+            state.withLock { $0.latest = frame.sequence }
+            return
+        }
+        let now = NIODeadline.now()
+        // The buffer's capacity is what holding it pins, whatever part the frame fills.
+        let held = HeldFrame(frame: frame, heldAt: now, bytes: frame.bytes.capacity)
+        state.withLock { state in
+            state.latest = frame.sequence
+            state.held.append(held)
+            state.bytes += held.bytes
+            evict(&state, now: now)
+        }
+    }
+
+    /// Continues a predecessor's stream (a reload): its epoch, its latest sequence and
+    /// the frames it holds, within this history's own limits.
+    func continueStream(of predecessor: FrameHistory) {
+        let (epoch, latest, frames) = predecessor.state.withLock { ($0.epoch, $0.latest, Array($0.held)) }
+        let now = NIODeadline.now()
+        state.withLock { state in
+            state.epoch = epoch
+            state.latest = latest
+            state.held.removeAll()
+            state.bytes = 0
+            guard limits.keepsFrames else { return }
+            for frame in frames {
+                state.held.append(frame)
+                state.bytes += frame.bytes
+            }
+            evict(&state, now: now)
+        }
+    }
+
+    /// What a subscriber joining now is told and sent. Without `since` it gets live
+    /// frames from the next one on; with it, every frame after `since.sequence` when
+    /// all of them are still held under the same epoch, otherwise none and the count
+    /// it missed (when the epoch is the same, so the count means something).
+    func resumption(after since: ResumePoint?) -> Resumption {
+        let now = NIODeadline.now()
+        return state.withLock { state in
+            evict(&state, now: now)
+            var outcome = ResumeOutcome(epoch: state.epoch, sequence: state.latest)
+            guard let since else { return Resumption(outcome: outcome, frames: []) }
+            guard since.epoch == state.epoch, since.sequence <= state.latest else {
+                outcome.recovered = false
+                return Resumption(outcome: outcome, frames: [])
+            }
+            let wanted = state.latest - since.sequence
+            if wanted == 0 {
+                outcome.recovered = true
+                return Resumption(outcome: outcome, frames: [])
+            }
+            // Every frame after `since` is held when the oldest held one comes no later
+            // than the one right after it: nothing after `since` has been evicted.
+            guard let oldest = state.held.first, oldest.frame.sequence <= since.sequence + 1 else {
+                outcome.recovered = false
+                outcome.missed = wanted
+                return Resumption(outcome: outcome, frames: [])
+            }
+            var start = state.held.endIndex
+            while start > state.held.startIndex, state.held[state.held.index(before: start)].frame.sequence > since.sequence {
+                start = state.held.index(before: start)
+            }
+            outcome.recovered = true
+            return Resumption(outcome: outcome, frames: state.held[start...].map(\.frame))
+        }
+    }
+
+    private func evict(_ state: inout State, now: NIODeadline) {
+        let maxAge = TimeAmount.nanoseconds(Int64(limits.seconds * 1e9))
+        while let oldest = state.held.first,
+            state.held.count > limits.frames || state.bytes > limits.bytes || now - oldest.heldAt > maxAge
+        {
+            state.bytes -= oldest.bytes
+            state.held.removeFirst()
+        }
+    }
+}
