@@ -70,6 +70,9 @@ final class LoopFanOut {
             if tally.sent > 0 { metrics.framesSent.add(tally.sent) }
             tally.drops.report(to: metrics)
         }
+        // Counted now, not when admitted: the producer must start compressing before the
+        // first live frame this subscriber takes.
+        if GroupKey(subscription).isCompressed { compressedSubscriptions.add(1) }
         joining.append((subscription, through))
     }
 
@@ -77,14 +80,20 @@ final class LoopFanOut {
     private func admitJoining(before sequence: Int) {
         joining.removeAll { entry in
             guard entry.through < sequence else { return false }
-            add(entry.subscription)
+            insert(entry.subscription)
             return true
         }
     }
 
+    /// Adds a subscription that takes every frame from the next one on.
     func add(_ subscription: Subscription) {
+        if GroupKey(subscription).isCompressed { compressedSubscriptions.add(1) }
+        insert(subscription)
+    }
+
+    /// Puts a counted subscription into its group.
+    private func insert(_ subscription: Subscription) {
         let key = GroupKey(subscription)
-        if key.isCompressed { compressedSubscriptions.add(1) }
         if let index = groupIndex[key] {
             groups[index].members.append(subscription)
         } else {
@@ -94,8 +103,12 @@ final class LoopFanOut {
     }
 
     func remove(_ subscription: Subscription) {
-        if !joining.isEmpty { joining.removeAll { $0.subscription === subscription } }
         let key = GroupKey(subscription)
+        if let joined = joining.firstIndex(where: { $0.subscription === subscription }) {
+            joining.remove(at: joined)
+            if key.isCompressed { compressedSubscriptions.add(-1) }
+            return
+        }
         guard let index = groupIndex[key] else { return }
         let countBefore = groups[index].members.count
         groups[index].members.removeAll { $0 === subscription }
