@@ -392,6 +392,7 @@ class Client:
         stay = min(max(rng.expovariate(1 / MEAN_STAY), 2), 5 * MEAN_STAY)
         leave = rng.choices(["close_frame", "close_message", "unsubscribe", "abrupt"], [4, 2, 1, 3])[0]
         server_closed = False
+        reader = None
         try:
             if rng.random() < 0.5:
                 await self.send(ws, {"type": "init", "payload": {"protocol_version": "1.0", "client_info": "soak"}})
@@ -418,6 +419,11 @@ class Client:
         except ConnectionClosed:
             server_closed = True
         finally:
+            if reader is not None:
+                if not reader.done():
+                    reader.cancel()
+                elif not reader.cancelled():
+                    reader.exception()  # retrieved: the connection's end is counted here, not logged by asyncio
             if server_closed:
                 code = ws.close_code
                 self.tally.leaves["closed by the server"] += 1
@@ -590,18 +596,30 @@ def svg_plot(rows, warmup, path, title):
         if 0 < warmup / 60 < t_max:
             out.append(f'<rect x="{left}" y="{y0}" width="{px(warmup / 60) - left:.1f}" height="{panel}" fill="#eee"/>')
             out.append(f'<text x="{px(warmup / 60) - 4:.1f}" y="{y0 + 12}" text-anchor="end" fill="#777">warm-up</text>')
-        for fraction in (0, 0.5, 1):
+        for fraction, shift in ((0, -2), (0.5, 4), (1, 10)):
             value = low + (high - low) * fraction
-            out.append(f'<text x="{left - 6}" y="{py(value) + 4:.1f}" text-anchor="end">'
-                       f'{value:.1f}</text>' if label.startswith("RSS") else
-                       f'<text x="{left - 6}" y="{py(value) + 4:.1f}" text-anchor="end">{value:.0f}</text>')
+            text = f"{value:.1f}" if label.startswith("RSS") else f"{value:.0f}"
+            out.append(f'<text x="{left - 6}" y="{py(value) + shift:.1f}" text-anchor="end">{text}</text>')
         out.append(f'<text x="{left}" y="{y0 - 6}" font-weight="bold">{label}</text>')
         points = " ".join(f"{px(t):.1f},{py(v):.1f}" for t, v in zip(times, values))
         out.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="1.2"/>')
+        if label.startswith("RSS"):
+            # The least-squares line the verdict is drawn from, over the samples after the warm-up.
+            fit = [(t, v) for t, v in zip(times, values) if t * 60 >= warmup]
+            if len(fit) >= 2:
+                slope = least_squares_slope([t for t, _ in fit], [v for _, v in fit])
+                mean_t = sum(t for t, _ in fit) / len(fit)
+                mean_v = sum(v for _, v in fit) / len(fit)
+                (t1, _), (t2, _) = fit[0], fit[-1]
+                out.append(f'<line x1="{px(t1):.1f}" y1="{py(mean_v + slope * (t1 - mean_t)):.1f}" '
+                           f'x2="{px(t2):.1f}" y2="{py(mean_v + slope * (t2 - mean_t)):.1f}" '
+                           f'stroke="black" stroke-dasharray="5,4"/>')
+                out.append(f'<text x="{left + plot_w - 4}" y="{y0 + panel - 6}" text-anchor="end">'
+                           f'after the warm-up: {slope * 60:+.2f} MiB/hour (dashed: least squares)</text>')
         step = max(1, round(t_max / 6))
         minute = 0
         while minute <= t_max + 1e-9:
-            out.append(f'<text x="{px(minute):.1f}" y="{y0 + panel + 13}" text-anchor="middle">{minute:g} min</text>')
+            out.append(f'<text x="{px(minute):.1f}" y="{y0 + panel + 14}" text-anchor="middle">{minute:g} min</text>')
             minute += step
     out.append("</svg>")
     with open(path, "w") as f:
