@@ -584,7 +584,7 @@ def svg_plot(rows, warmup, path, title):
         if high - low < 1e-9:
             low, high = low - 1, high + 1
         pad = (high - low) * 0.1
-        low, high = low - pad, high + pad
+        low, high = max(0.0, low - pad), high + pad
 
         def px(t):
             return left + plot_w * t / t_max
@@ -598,7 +598,7 @@ def svg_plot(rows, warmup, path, title):
             out.append(f'<text x="{px(warmup / 60) - 4:.1f}" y="{y0 + 12}" text-anchor="end" fill="#777">warm-up</text>')
         for fraction, shift in ((0, -2), (0.5, 4), (1, 10)):
             value = low + (high - low) * fraction
-            text = f"{value:.1f}" if label.startswith("RSS") else f"{value:.0f}"
+            text = f"{value:.1f}" if label.startswith("RSS") or high - low < 5 else f"{value:.0f}"
             out.append(f'<text x="{left - 6}" y="{py(value) + shift:.1f}" text-anchor="end">{text}</text>')
         out.append(f'<text x="{left}" y="{y0 - 6}" font-weight="bold">{label}</text>')
         points = " ".join(f"{px(t):.1f},{py(v):.1f}" for t, v in zip(times, values))
