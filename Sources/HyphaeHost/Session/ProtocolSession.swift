@@ -3,6 +3,13 @@ import HyphaeProtocol
 import Logging
 import NIOCore
 import NIOWebSocket
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// One client connection speaking protocol v1 (PROTOCOL.md): the conversation,
 /// auth, subscriptions, heartbeats, limits and audit. Lives on its channel's event
@@ -137,12 +144,22 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
         case is NIOWebSocketError:
             // The protocol error handler has answered and is closing the connection.
             closeCode = closeCode ?? .protocolError
+        case let io as IOError where Self.meansThePeerLeft(io):
+            // A client that vanished (reset, broken pipe) is no fault of the host: its
+            // connection ends like any other that closes without a close frame.
+            logger.debug("connection reset by the client", metadata: ["event": "connection_reset", "error": "\(io)"])
+            context.close(promise: nil)
         default:
             guard context.channel.isActive else { return }
             logger.warning("connection error", metadata: ["event": "connection_error", "error": "\(error)"])
             endAllSubscriptions()
             close(.internalError, reason: "internal error")
         }
+    }
+
+    /// Errors that say the client went away rather than that anything failed here.
+    private static func meansThePeerLeft(_ error: IOError) -> Bool {
+        error.errnoCode == ECONNRESET || error.errnoCode == EPIPE || error.errnoCode == ETIMEDOUT
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -125,6 +125,16 @@ final class RawWebSocket: Sendable {
     func disconnect() async {
         try? await channel.close().get()
     }
+
+    /// Leaves as a crashed client or a dropped NAT mapping does: with a TCP reset (a
+    /// zero linger), no close frame and no FIN.
+    func reset() async throws {
+        guard let socket = channel as? SocketOptionProvider else {
+            throw RawWebSocketError(description: "the client's channel cannot set SO_LINGER")
+        }
+        try await socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).get()
+        try? await channel.close().get()
+    }
 }
 
 struct RawWebSocketError: Error, CustomStringConvertible {
