@@ -205,7 +205,11 @@ private struct ErrorBounds {
         let largest = max(lowest.magnitude, highest.magnitude)
         let range = (highest - lowest) + 2 * roundingError(largest)
         guard range.isFinite else { return nil }
-        return range / Double((1 << packing.width.rawValue) - 1) / 2 + 4 * largest.ulp
+        let largestQuantum = Double((1 << packing.width.rawValue) - 1)
+        let step = range / largestQuantum
+        // offset + q * scale in Doubles: the scale's own rounding is multiplied by q, which
+        // matters only where the scale is subnormal (found by this target on a range of 1e-320).
+        return step / 2 + largestQuantum * step.ulp + 4 * largest.ulp
     }
 
     func check(_ rebuilt: JSONValue, against original: JSONValue, at path: String) {
