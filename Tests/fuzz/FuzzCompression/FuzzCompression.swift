@@ -203,10 +203,11 @@ private struct ErrorBounds {
             numbers.allSatisfy(\.isFinite), let lowest = numbers.min(), let highest = numbers.max()
         else { return nil }
         let largest = max(lowest.magnitude, highest.magnitude)
-        let range = (highest - lowest) + 2 * roundingError(largest)
-        guard range.isFinite else { return nil }
         let largestQuantum = Double((1 << packing.width.rawValue) - 1)
-        let step = range / largestQuantum
+        // Divided before added: near the largest Double the range itself overflows, while
+        // the stage packs the rounded values, whose range may not.
+        let step = (highest - lowest) / largestQuantum + 2 * (roundingError(largest) / largestQuantum)
+        guard step.isFinite else { return .infinity }
         // offset + q * scale in Doubles: the scale's own rounding is multiplied by q, which
         // matters only where the scale is subnormal (found by this target on a range of 1e-320).
         return step / 2 + largestQuantum * step.ulp + 4 * largest.ulp
