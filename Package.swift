@@ -51,13 +51,53 @@ let vectorTuning: [String: [SwiftSetting]] = {
     return ["MFN": [.unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux])), .define("HYPHAE_VECTOR_TARGET_HASWELL", .when(platforms: [.linux]))]]
 }()
 
+// libFuzzer targets (Tests/fuzz, Docs/SECURITY.md): only with HYPHAE_FUZZ=1, so that normal
+// builds and packages that depend on Hyphae never see them or their unsafe flags. The modules
+// under test get coverage and address-sanitizer instrumentation; the dependencies (NIO, Crypto,
+// Yams) are built as usual, which keeps the build short enough for ./test.sh. For the same
+// reason no target depends on HyphaeProtocol, whose Crypto (BoringSSL) takes minutes to
+// build: the protocol files a target reads are symbolic links to the same sources.
+let fuzzing = Context.environment["HYPHAE_FUZZ"] == "1"
+let fuzzFlags = ["-sanitize=fuzzer,address"]
+// -enable-testing lets a target reach internal API (@testable import) in a release build.
+let fuzzInstrumentation: [SwiftSetting] = fuzzing ? [.unsafeFlags(fuzzFlags + ["-enable-testing"])] : []
+
+let fuzzTargets: [Target] = {
+    guard fuzzing else { return [] }
+    func fuzzTarget(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
+        .executableTarget(
+            name: name,
+            dependencies: dependencies,
+            path: "Tests/fuzz/\(name)",
+            // libFuzzer supplies main() and calls LLVMFuzzerTestOneInput.
+            swiftSettings: [.unsafeFlags(fuzzFlags + ["-parse-as-library"])],
+            // lld: gold warns about a symbol of the address sanitizer's runtime on every link.
+            linkerSettings: [.unsafeFlags(fuzzFlags + ["-use-ld=lld"])]
+        )
+    }
+    return [
+        // Reading choices from the fuzzer's bytes, and failing a run with a message.
+        .target(name: "FuzzSupport", path: "Tests/fuzz/FuzzSupport", swiftSettings: fuzzInstrumentation),
+        fuzzTarget("FuzzClientMessages", ["FuzzSupport", "HyphaeCore"]),
+        fuzzTarget("FuzzWebSocketFrames", [
+            "FuzzSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
+        ]),
+        fuzzTarget("FuzzPipelineYAML", ["FuzzSupport", "HyphaeCore", "Ticker", "MovingAverage", "Sampling", "Compression", "Console"]),
+        fuzzTarget("FuzzCompression", ["FuzzSupport", "HyphaeCore", "Compression"]),
+    ]
+}()
+let fuzzProducts: [Product] = fuzzTargets.filter { $0.type == .executable }.map { .executable(name: $0.name, targets: [$0.name]) }
+
 let pluginTargets: [Target] = pluginNames.flatMap { name -> [Target] in
     var targets: [Target] = [
         .target(
             name: name,
             dependencies: ["HyphaeCore"] + (extraPluginDependencies[name] ?? []),
             path: "Plugins/\(name)/Sources",
-            swiftSettings: vectorTuning[name] ?? []
+            swiftSettings: (vectorTuning[name] ?? []) + fuzzInstrumentation
         )
     ]
     if containsFiles("Plugins/\(name)/Tests") {
@@ -86,7 +126,7 @@ let package = Package(
         .library(name: "HyphaeClient", targets: ["HyphaeClient"]),
         .library(name: "HyphaeCommandLine", targets: ["HyphaeCommandLine"]),
         .library(name: "HyphaePlugins", targets: ["HyphaePlugins"]),
-    ] + pluginNames.map { .library(name: $0, targets: [$0]) },
+    ] + pluginNames.map { .library(name: $0, targets: [$0]) } + fuzzProducts,
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -104,7 +144,8 @@ let package = Package(
             dependencies: [
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
-            ]
+            ],
+            swiftSettings: fuzzInstrumentation
         ),
         // The wire protocol's vocabulary and framing, shared by the host, the client and the bench.
         .target(
@@ -246,6 +287,6 @@ let package = Package(
             name: "HyphaeCLITests",
             dependencies: ["HyphaeTesting"]
         ),
-    ] + pluginTargets,
+    ] + pluginTargets + fuzzTargets,
     swiftLanguageModes: [.v6]
 )

@@ -4,10 +4,10 @@
 # checks and the web console in a headless Chromium (installed from Debian's packages
 # when missing); the Python client package's tests (pytest, clients/python); then the example
 # package that depends on Hyphae (Docs/examples/custom-host): its build, its tests and
-# its binary. The Python modules that the cross-check and the client need go into a
-# virtual environment of their own, .venv-tests/, made on the first run (with
-# pytest, and the client package installed from clients/python); the
-# system's Python is left as it is.
+# its binary; then a short run of each libFuzzer target (Tests/fuzz). The Python
+# modules that the cross-check and the client need go into a virtual environment of
+# their own, .venv-tests/, made on the first run (with pytest, and the client package
+# installed from clients/python); the system's Python is left as it is.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -127,11 +127,51 @@ if [ "$python_passed" -eq 0 ] && [ "$python_failed" -eq 0 ]; then
     python_failed=1  # pytest did not run
 fi
 
+# libFuzzer targets (Tests/fuzz, Docs/SECURITY.md): a short run of each from its seed corpus,
+# with the address sanitizer, in a build of their own. A crash, a trap, a leak or a broken
+# property fails the target's check. New inputs go to a temporary folder, so the committed
+# corpus stays as it is; a failing input is kept in .build-fuzz/artifacts/ to reproduce.
+fuzz_seconds=${HYPHAE_FUZZ_SECONDS:-20}
+fuzz_targets=(FuzzClientMessages FuzzWebSocketFrames FuzzPipelineYAML FuzzCompression)
+fuzz_checks=0
+fuzz_failed=0
+fuzz_work=$(mktemp -d)
+trap 'rm -f "$log" "$example_log" "$python_log"; rm -rf "$fuzz_work"' EXIT
+fuzz_build() { HYPHAE_FUZZ=1 swift build -c release --scratch-path .build-fuzz --manifest-cache none "$@"; }
+fuzz_built=1
+for target in "${fuzz_targets[@]}"; do
+    fuzz_build --product "$target" || fuzz_built=0
+done
+if [ "$fuzz_built" = 1 ]; then
+    fuzz_bin=$(fuzz_build --show-bin-path)
+    mkdir -p .build-fuzz/artifacts
+    for target in "${fuzz_targets[@]}"; do
+        fuzz_checks=$((fuzz_checks + 1))
+        mkdir -p "$fuzz_work/$target"
+        # The Swift runtime's backtracer and the address sanitizer trip over each other on a crash.
+        if SWIFT_BACKTRACE=enable=no "$fuzz_bin/$target" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+            -artifact_prefix=".build-fuzz/artifacts/$target-" "$fuzz_work/$target" "Tests/fuzz/corpus/$target" \
+            >"$fuzz_work/$target.log" 2>&1; then
+            echo "fuzz $target: $(grep -E '^stat::number_of_executed_units' "$fuzz_work/$target.log" | awk '{print $2}') runs in ${fuzz_seconds} s, no crash"
+        else
+            tail -n 40 "$fuzz_work/$target.log" >&2
+            echo "test.sh: fuzz target $target failed (above); the input is in .build-fuzz/artifacts/" >&2
+            fuzz_failed=$((fuzz_failed + 1))
+            status=1
+        fi
+    done
+else
+    echo "test.sh: the fuzz targets did not build (above)" >&2
+    fuzz_checks=${#fuzz_targets[@]}
+    fuzz_failed=${#fuzz_targets[@]}
+    status=1
+fi
+
 read -r executed failed <<<"$(xctest_counts "$log")"
 read -r example_executed example_xctest_failed <<<"$(xctest_counts "$example_log")"
 if [ "$executed" -gt 0 ]; then
-    total=$((executed + example_executed + example_checks + python_passed + python_failed))
-    failures=$((failed + example_xctest_failed + example_failed + python_failed))
+    total=$((executed + example_executed + example_checks + python_passed + python_failed + fuzz_checks))
+    failures=$((failed + example_xctest_failed + example_failed + python_failed + fuzz_failed))
     echo "$((total - failures)) passed, $failures failed"
 fi
 exit "$status"

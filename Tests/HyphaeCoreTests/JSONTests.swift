@@ -95,6 +95,17 @@ final class JSONParserTests: XCTestCase {
         XCTAssertEqual(parseError("[1,]")?.description, "invalid JSON at byte 3: unexpected character ']'")
     }
 
+    /// Found by Tests/fuzz (FuzzClientMessages): Double reads `1e400` as infinity, which
+    /// JSONWriter writes back as null, so a value did not survive a round trip.
+    func testNumbersBeyondDoubleAreRejected() {
+        XCTAssertEqual(parseError("1e400")?.reason, "number out of range")
+        XCTAssertEqual(parseError("1e400")?.offset, 5)
+        XCTAssertEqual(parseError("[0,-1.5E+999]")?.reason, "number out of range")
+        XCTAssertEqual(parseError(#"{"timestamp":1e309}"#)?.offset, 18)
+        XCTAssertEqual(parse("1.7976931348623157e308"), .double(.greatestFiniteMagnitude))
+        XCTAssertEqual(parse("1e-400"), .double(0), "an underflow reads as zero, which JSON can carry")
+    }
+
     func testInvalidUTF8IsRejected() {
         XCTAssertThrowsError(try JSONParser.parse([0x22, 0xFF, 0x22])) { error in
             XCTAssertEqual((error as? JSONParseError)?.reason, "string is not valid UTF-8")

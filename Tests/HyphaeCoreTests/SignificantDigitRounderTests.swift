@@ -9,6 +9,16 @@ final class SignificantDigitRounderTests: XCTestCase {
         try XCTUnwrap(SignificantDigitRounder(digits: digits), "\(digits) digits", file: file, line: line)
     }
 
+    /// Found by Tests/fuzz (FuzzCompression): -1.75e308 rounded to one digit was -2e308,
+    /// beyond the largest Double, so it became infinity and reached clients as null.
+    func testRoundingNeverPassesTheLargestDouble() throws {
+        let rounder = try makeRounder(1)
+        XCTAssertEqual(rounder.rounded(-1.7509513577961935e308), -1.7509513577961935e308)
+        XCTAssertEqual(rounder.rounded(.greatestFiniteMagnitude), .greatestFiniteMagnitude)
+        XCTAssertEqual(rounder.rounded(1.2e308), 1e308)
+        XCTAssertEqual(try makeRounder(3).rounded(-1.7976e308), -1.7976e308, "1.80e308 is beyond the largest Double too")
+    }
+
     func testOnlyDigitCountsThatRoundExactlyMakeARounder() {
         XCTAssertEqual(SignificantDigitRounder.supportedDigits, 1...15)
         for digits in [-1, 0, 16, 17, Int.max] {

@@ -170,7 +170,9 @@ public struct JSONParser {
         if isInteger, let integer = Int(text) {
             return .int(integer)
         }
-        guard let number = Double(text) else { throw failure("number out of range") }
+        // Double reads an exponent past its range as infinity, which JSON cannot carry:
+        // JSONWriter would write it back as null.
+        guard let number = Double(text), number.isFinite else { throw failure("number out of range") }
         return .double(number)
     }
 

@@ -46,7 +46,8 @@ public struct SignificantDigitRounder: Sendable, Hashable {
     }
 
     /// The Double nearest to `number` rounded to `digits` significant decimal digits.
-    /// Zero, infinities and NaN come back as they are.
+    /// Zero, infinities and NaN come back as they are, and so does a number whose rounding
+    /// would pass the largest Double.
     public func rounded(_ number: Double) -> Double {
         guard number.isFinite, number != 0 else { return number }
         let magnitude = number.magnitude
@@ -102,8 +103,12 @@ public struct SignificantDigitRounder: Sendable, Hashable {
 
     /// For magnitudes so large or small that 10^shift is not exact: the C library's
     /// correctly rounded decimal conversion, read back.
+    /// Near the largest Double the rounded decimal (2e308 for 1.75e308 at one digit) is
+    /// beyond it and reads back as infinity, which JSON writes as null: the number then
+    /// stays as it is (found by Tests/fuzz, FuzzCompression).
     private func roundedByFormatting(_ number: Double) -> Double {
-        Double(String(format: "%.\(digits - 1)e", number)) ?? number
+        guard let rounded = Double(String(format: "%.\(digits - 1)e", number)), rounded.isFinite else { return number }
+        return rounded
     }
 }
 

@@ -1,0 +1,1 @@
+../../../Plugins/Compression/Tests/Support/ClientRebuilder.swift

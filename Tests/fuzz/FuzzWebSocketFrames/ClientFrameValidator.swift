@@ -1,0 +1,1 @@
+../../../Sources/HyphaeHost/Wire/ClientFrameValidator.swift
