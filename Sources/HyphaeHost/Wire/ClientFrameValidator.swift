@@ -1,4 +1,9 @@
+// The WebSocket frame fuzzer (Tests/fuzz/FuzzWebSocketFrames) compiles this file with
+// CloseCode.swift beside it instead of the protocol module, whose HMAC would bring in
+// BoringSSL to a sanitized build.
+#if canImport(HyphaeProtocol)
 import HyphaeProtocol
+#endif
 import NIOCore
 import NIOWebSocket
 

@@ -1,0 +1,1 @@
+../../../Sources/HyphaeProtocol/CloseCode.swift
