@@ -174,6 +174,11 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
+        // glibc's malloc_trim, which Swift's Glibc module does not export (HeapTrimmer).
+        .systemLibrary(
+            name: "CHeapTrim",
+            path: "Sources/CHeapTrim"
+        ),
         // The server. It knows no stage module: whoever starts it passes the registry.
         .target(
             name: "HyphaeHost",
@@ -182,6 +187,7 @@ let package = Package(
                 "HyphaeProtocol",
                 "HyphaeConsole",
                 "CZlib",
+                "CHeapTrim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -147,18 +147,22 @@ class Host:
         finally:
             connection.close()
 
+    SAMPLED_METRICS = ("hyphae_connections", "hyphae_subscriptions", "hyphae_queued_bytes",
+                       "hyphae_heap_trim_seconds_count", "hyphae_heap_trim_seconds_sum",
+                       "hyphae_heap_released_bytes_total")
+
     def metrics(self):
-        """hyphae_connections and hyphae_subscriptions from /metrics, or (None, None)."""
+        """The SAMPLED_METRICS from /metrics by name; empty when the host does not answer."""
         try:
             status, body = self.http("GET", "/metrics")
         except OSError:
-            return None, None
+            return {}
         values = {}
         for line in body.decode("utf-8", "replace").splitlines():
             name, _, value = line.partition(" ")
-            if name in ("hyphae_connections", "hyphae_subscriptions"):
+            if name in self.SAMPLED_METRICS:
                 values[name] = float(value)
-        return values.get("hyphae_connections"), values.get("hyphae_subscriptions")
+        return values
 
     def stop(self):
         """SIGTERM, then the exit status (None if it had to be killed)."""
@@ -535,12 +539,17 @@ async def sample(host, tally, stop, started, rows, csv_file):
             rss, fds, threads, cpu = proc_sample(host.process.pid)
         except (FileNotFoundError, ProcessLookupError):
             return
-        connections, subscriptions = await asyncio.to_thread(host.metrics)
+        metrics = await asyncio.to_thread(host.metrics)
         _, _, _, load_cpu = proc_sample(own)
+
+        def metric(name):
+            return int(metrics[name]) if name in metrics else ""
+
         row = [round(time.monotonic() - started, 1), rss, fds, threads, round(cpu, 2),
-               "" if connections is None else int(connections),
-               "" if subscriptions is None else int(subscriptions),
-               tally.open_clients, tally.connections, tally.frames, round(load_cpu, 2)]
+               metric("hyphae_connections"), metric("hyphae_subscriptions"),
+               tally.open_clients, tally.connections, tally.frames, round(load_cpu, 2),
+               metric("hyphae_queued_bytes"), metric("hyphae_heap_trim_seconds_count"),
+               round(metrics.get("hyphae_heap_trim_seconds_sum", 0), 4), metric("hyphae_heap_released_bytes_total")]
         rows.append(row)
         csv_file.write(",".join(str(v) for v in row) + "\n")
         csv_file.flush()
@@ -549,7 +558,8 @@ async def sample(host, tally, stop, started, rows, csv_file):
 
 
 CSV_HEADER = ["t_s", "rss_kib", "fds", "threads", "host_cpu_s", "host_connections", "host_subscriptions",
-              "load_open_clients", "load_connections_made", "load_frames_received", "load_cpu_s"]
+              "load_open_clients", "load_connections_made", "load_frames_received", "load_cpu_s",
+              "host_queued_bytes", "heap_trims", "heap_trim_seconds", "heap_released_bytes"]
 
 
 # ---------------------------------------------------------------- figures
@@ -568,6 +578,8 @@ def svg_plot(rows, warmup, path, title):
     """RSS, open files and threads over time, three panels, one SVG; no plotting library."""
     width, left, right, panel, gap, top = 760, 70, 20, 150, 40, 40
     series = [("RSS (MiB)", [r[1] / 1024 for r in rows], "#1f77b4"),
+              ("bytes in subscription queues (MiB, hyphae_queued_bytes)",
+               [(r[11] or 0) / 1048576 for r in rows], "#9467bd"),
               ("open files", [r[2] for r in rows], "#d62728"),
               ("threads", [r[3] for r in rows], "#2ca02c")]
     times = [r[0] / 60 for r in rows]
@@ -651,8 +663,8 @@ async def idle_sample(host, settle):
     """Waits for the host to hold no connection (up to `settle` s), then samples it twice a second apart."""
     deadline = time.monotonic() + settle
     while time.monotonic() < deadline:
-        connections, _ = await asyncio.to_thread(host.metrics)
-        if connections == 0:
+        metrics = await asyncio.to_thread(host.metrics)
+        if metrics.get("hyphae_connections") == 0:
             break
         await asyncio.sleep(0.5)
     await asyncio.sleep(1)
@@ -734,6 +746,15 @@ def summarize(tally, rows, before, after, died, exit_status, csv_path, out_dir, 
             f"(min {min(rss_mib):.1f}, max {max(rss_mib):.1f}); slope {slope:+.2f} MiB/hour (least squares, limit {MAX_RSS_SLOPE:g})",
             f"open files after warm-up: min {min(fds)}, max {max(fds)}; threads: min {min(threads)}, max {max(threads)}",
         ]
+        queued = [r[11] / 1048576 for r in measured if r[11] != ""]
+        if queued:
+            lines.append(f"bytes in subscription queues after warm-up: min {min(queued):.1f} MiB, "
+                         f"max {max(queued):.1f} MiB, mean {sum(queued) / len(queued):.1f} MiB")
+    trimmed = [r for r in rows if r[12] != ""]
+    if len(trimmed) > 1 and trimmed[-1][12]:
+        count = trimmed[-1][12]
+        lines.append(f"heap trims: {count}, {1000 * trimmed[-1][13] / count:.2f} ms each on average, "
+                     f"{trimmed[-1][14] / 1048576:.0f} MiB handed back to the kernel in all")
     lines.append(f"idle host before the load: {before[0] / 1024:.1f} MiB, {before[1]} files, {before[2]} threads")
     if after is not None:
         lines.append(f"idle host after the load:  {after[0] / 1024:.1f} MiB, {after[1]} files, {after[2]} threads")

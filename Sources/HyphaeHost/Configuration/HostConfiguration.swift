@@ -65,6 +65,8 @@ public struct HostConfiguration: Sendable, Equatable {
     public var shutdownDeadline = 10.0
     /// Seconds `/ready` answers 503 before a signalled `serve` closes its listener.
     public var readinessGrace = 2.0
+    /// Seconds between hands-back of free heap pages to the kernel (glibc); 0 turns it off.
+    public var heapTrimInterval = 10.0
     public var logFormat = LogFormat.auto
     public var logLevel = Logger.Level.info
     public var environment = DeploymentEnvironment.dev
@@ -195,6 +197,7 @@ extension HostConfiguration {
         maxInvalidMessages = config.int("max_invalid_messages", default: maxInvalidMessages, min: 1, max: 1000, summary: "invalid messages in a row before closing with 1008")
         maxSubscriptionsPerConnection = config.int("max_subscriptions", default: maxSubscriptionsPerConnection, min: 1, max: 10_000, summary: "subscriptions one connection may hold")
         shutdownDeadline = config.double("shutdown_deadline", default: shutdownDeadline, min: 0, summary: "seconds a graceful shutdown waits for connections to close")
+        heapTrimInterval = config.double("heap_trim_interval", default: heapTrimInterval, min: 0, max: 3600, summary: "seconds between hands-back of freed heap memory to the kernel; 0 turns it off")
         readinessGrace = config.double("readiness_grace", default: readinessGrace, min: 0, max: 600, summary: "seconds /ready answers 503 before a signalled host closes its listener, so that load balancers stop sending clients first")
         logFormat = config.choice("log_format", default: logFormat, summary: "json for machines, text for people, auto: text on a terminal, else json")
         logLevel = config.choice("log_level", default: logLevel, summary: "the lowest level logged")

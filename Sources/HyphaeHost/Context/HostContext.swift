@@ -28,7 +28,7 @@ public final class HostContext: Sendable {
         authenticator = Authenticator(configuration: configuration)
         instances = InstanceManager(metrics: metrics, logger: logger, limits: configuration.limits)
         connections = ConnectionCounts(limits: configuration.limits)
-        queuedBytes = QueuedBytesBudget(limit: configuration.limits.maxQueuedBytes)
+        queuedBytes = QueuedBytesBudget(limit: configuration.limits.maxQueuedBytes, counting: metrics.queuedBytes)
     }
 
     public var pipelines: [PipelineDefinition] {

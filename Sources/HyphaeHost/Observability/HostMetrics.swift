@@ -80,6 +80,10 @@ public final class HostMetrics: Sendable {
     private let pipelines = Mutex<[String: PipelineMetrics]>([:])
     /// What stages report of the services they depend on (a Redis server).
     public let dependencies = DependencyBoard()
+    /// What every subscription queue holds together (`QueuedBytesBudget`).
+    let queuedBytes = MetricValue()
+    let heapTrims = LatencyHistogram()
+    let heapBytesReleased = MetricValue()
 
     public init() {}
 
@@ -115,6 +119,7 @@ public final class HostMetrics: Sendable {
         metric("hyphae_connections_total", "counter", "WebSocket connections accepted.", [("", connectionsTotal.current)])
         metric("hyphae_auth_total", "counter", "Auth attempts by result.", [("result=\"success\"", authSuccesses.current), ("result=\"failure\"", authFailures.current)])
         metric("hyphae_subscriptions", "gauge", "Active subscriptions.", [("", subscriptionsActive.current)])
+        metric("hyphae_queued_bytes", "gauge", "Bytes waiting in all subscription queues together (limit: max_queued_bytes).", [("", queuedBytes.current)])
         metric("hyphae_subscribe_failures_total", "counter", "Refused subscriptions.", [("", subscribeFailures.current)])
         metric("hyphae_invalid_messages_total", "counter", "Client messages answered with INVALID_MESSAGE or UNKNOWN_MESSAGE_TYPE.", [("", invalidMessages.current)])
         metric("hyphae_log_lines_dropped_total", "counter", "Log lines dropped because the log could not keep up.", [("", BackgroundLogWriter.droppedLinesTotal)])
@@ -143,6 +148,9 @@ public final class HostMetrics: Sendable {
         for (name, metrics) in table {
             metrics.sendLatency.render(name: "hyphae_send_latency_seconds", labels: "pipeline=\"\(Self.escape(name))\"", into: &text)
         }
+        text += "# HELP hyphae_heap_trim_seconds Time each hand-back of free heap pages to the kernel took (heap_trim_interval).\n# TYPE hyphae_heap_trim_seconds histogram\n"
+        heapTrims.render(name: "hyphae_heap_trim_seconds", labels: "", into: &text)
+        metric("hyphae_heap_released_bytes_total", "counter", "Resident bytes handed back to the kernel by heap trims.", [("", heapBytesReleased.current)])
         renderDependencies(into: &text)
         return text
     }

@@ -30,6 +30,7 @@ public final class HyphaeServer: Sendable {
     private let adminConnections: ConnectionCounts
     private let nextConnection = Atomic<Int>(1)
     private let watcher = Mutex<Task<Void, Never>?>(nil)
+    private let heapTrimmer = Mutex<Task<Void, Never>?>(nil)
     private let adminGate: AdminGate
     private let originPolicy: RequestOriginPolicy
     /// Set by `start` when the configuration names a certificate and key.
@@ -84,6 +85,7 @@ public final class HyphaeServer: Sendable {
                 throw error
             }
         }
+        startTrimmingHeap()
         host.logger.info("listening", metadata: [
             "event": "listening", "address": "\(configuration.host):\(port)",
             "pipelines": "\(host.pipelines.map(\.name).joined(separator: ","))",
@@ -91,6 +93,14 @@ public final class HyphaeServer: Sendable {
             "tls": "\(tls != nil)",
         ])
         return port
+    }
+
+    private func startTrimmingHeap() {
+        let trimmer = HeapTrimmer(interval: .milliseconds(Int(host.configuration.heapTrimInterval * 1000)), metrics: host.metrics, logger: host.logger)
+        heapTrimmer.withLock { task in
+            task?.cancel()
+            task = Task { await trimmer.run() }
+        }
     }
 
     /// The admin listener's port, once started with an admin port; nil without one.
@@ -250,6 +260,7 @@ public final class HyphaeServer: Sendable {
     public func shutdown() async {
         guard host.beginShutdown() else { return }
         watcher.withLock { $0?.cancel() }
+        heapTrimmer.withLock { $0?.cancel() }
         host.logger.info("shutting down", metadata: ["event": "shutdown_started", "connections": "\(host.channels.count)"])
         let listener = serverChannel.withLock { $0 }
         try? await listener?.close().get()

@@ -1,0 +1,65 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+@testable import HyphaeHost
+import HyphaeTesting
+import XCTest
+
+/// The heap trimmer hands freed pages back to the kernel: a heap whose free blocks sit
+/// between live ones shrinks in resident size, and a running host trims on its interval.
+final class HeapTrimmerTests: XCTestCase {
+    func testATrimGivesBackFreePagesBetweenLiveBlocks() throws {
+        try XCTSkipUnless(HeapTrimmer.isSupported, "malloc_trim is glibc's")
+        // Every other block freed: the free ones cannot be returned by shrinking the heap's top.
+        let blockBytes = 64 << 10
+        var blocks: [UnsafeMutableRawPointer] = []
+        for _ in 0..<1_024 {
+            guard let block = malloc(blockBytes) else { return XCTFail("malloc failed") }
+            memset(block, 0xA5, blockBytes)
+            blocks.append(block)
+        }
+        defer { for (index, block) in blocks.enumerated() where index % 2 == 1 { free(block) } }
+        for (index, block) in blocks.enumerated() where index % 2 == 0 { free(block) }
+
+        let trim = HeapTrim.now()
+        // 512 free blocks of 64 KiB hold at least 15 whole pages each: about 30 MiB.
+        XCTAssertGreaterThan(trim.releasedBytes, 16 << 20, "before \(trim.residentBefore), after \(trim.residentAfter)")
+    }
+
+    func testAHostTrimsOnItsIntervalAndReportsIt() async throws {
+        try XCTSkipUnless(HeapTrimmer.isSupported, "malloc_trim is glibc's")
+        try await withHost(configure: { $0.heapTrimInterval = 0.05 }) { host in
+            var trims = 0
+            for _ in 0..<500 where trims < 3 {
+                trims = Self.sampleCount(in: try await host.get("/metrics").body)
+                if trims < 3 { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            XCTAssertGreaterThanOrEqual(trims, 3)
+        }
+    }
+
+    func testTrimmingOffMeansNoTrim() async throws {
+        try await withHost(configure: { $0.heapTrimInterval = 0 }) { host in
+            // A ticker keeps the host busy meanwhile, so that a trim would have had reasons to run.
+            let client = try await host.connect("/ws/ticker")
+            try await client.subscribeSucceeding("t", params: ["rate": 100])
+            _ = try await client.frames("t", count: 20)
+            XCTAssertEqual(Self.sampleCount(in: try await host.get("/metrics").body), 0)
+        }
+    }
+
+    func testTheIntervalIsValidatedAtLoad() throws {
+        let folder = try TemporaryFolder()
+        let bad = try folder.write("bad.conf", "heap_trim_interval: -1\n")
+        XCTAssertThrowsError(try HostConfiguration.load(file: bad)) { error in
+            XCTAssertTrue("\(error)".contains("heap_trim_interval"), "\(error)")
+        }
+        let good = try folder.write("good.conf", "heap_trim_interval: 30\n")
+        XCTAssertEqual(try HostConfiguration.load(file: good).heapTrimInterval, 30)
+    }
+
+    private static func sampleCount(in metrics: String) -> Int {
+        let line = metrics.split(separator: "\n").first { $0.hasPrefix("hyphae_heap_trim_seconds_count") }
+        return line.flatMap { $0.split(separator: " ").last }.flatMap { Int($0) } ?? 0
+    }
+}
