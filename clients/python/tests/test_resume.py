@@ -130,6 +130,7 @@ def test_a_client_cut_off_resumes_with_every_frame_once_and_in_order(make_host):
     assert resume.sequence - resume.since["sequence"] >= 40, "the host replayed what the client missed"
     assert sequences == list(range(sequences[0], sequences[0] + len(sequences))), f"every sequence once, in order: {sequences}"
     assert sequences[-1] >= resume.sequence + 20, "live frames followed the replay"
+    print(f"python resume, history 5000: {resume.sequence - resume.since['sequence']} frames replayed after {resume.since['sequence']}, {len(sequences)} frames in all")
 
 
 def test_a_client_away_longer_than_the_history_learns_how_many_frames_it_missed(make_host):
@@ -147,6 +148,7 @@ def test_a_client_away_longer_than_the_history_learns_how_many_frames_it_missed(
     before, after = sequences[:cut], sequences[cut:]
     assert before == list(range(before[0], stopped_at + 1))
     assert after == list(range(resume.sequence + 1, resume.sequence + 1 + len(after))), "live frames from the host's sequence + 1, nothing replayed"
+    print(f"python resume, history 10: recovered false, missed {resume.missed} (last received {stopped_at}, host at {resume.sequence})")
 
 
 def test_with_several_urls_the_client_moves_to_the_next_host_when_one_shuts_down(make_host):
@@ -190,3 +192,4 @@ def test_with_several_urls_the_client_moves_to_the_next_host_when_one_shuts_down
     assert before == list(range(before[0], before[0] + len(before))), "the first host's frames, up to its shutdown"
     assert after == list(range(resume.sequence + 1, resume.sequence + 1 + len(after))), "the second host's stream, from its sequence + 1"
     assert late_url == second.url and late_subscription_url == second.url
+    print(f"python failover: {len(before)} frames from the first host, then {len(after)} from the second from sequence {resume.sequence + 1}")
