@@ -68,10 +68,11 @@ final class HyphaeJSResumeBrowserTests: XCTestCase {
         await browser.quit()
     }
 
-    /// Two hosts of the same pipelines, independent (no relay between them): when the
-    /// first shuts down, the client subscribes on the second; it is another run, so the
-    /// resume says `recovered: false` with no count, and the stream goes on from the
-    /// second host's sequence. A client whose first URL is down starts on the next one.
+    /// Two hosts of the same pipelines, independent (no relay between them). A dropped
+    /// connection goes back to the first host, which holds the history, and recovers.
+    /// When the first shuts down, the client subscribes on the second; it is another run,
+    /// so the resume says `recovered: false` with no count, and the stream goes on from
+    /// the second host's sequence. A client whose first URL is down starts on the next one.
     func testHyphaeJSMovesToTheNextURLWhenAHostGoesDown() async throws {
         let pipelines = try Self.pipelines()
         let first = try await ServeProcess.start(["--pipelines", pipelines.url.path], environment: ["MFN_ENV": "dev"])
@@ -84,18 +85,31 @@ final class HyphaeJSResumeBrowserTests: XCTestCase {
             // A page with no policy of its own, so that it may open sockets to both hosts
             // (the console's page allows only its own host).
             try await browser.open("http://127.0.0.1:\(first.port)/health")
-            try await startResumer(in: browser, name: "failover", urls: urls, pipeline: "resumable", keeper: false)
+            try await startResumer(in: browser, name: "failover", urls: urls, pipeline: "resumable", keeper: true)
             try await browser.waitUntil("frames from the first host", "window.resume.failover.sequences.length >= 20", timeout: .seconds(60))
             let epochOnFirst = try await browser.run("return window.resume.failover.subscription.epoch;").stringValue
+
+            // The connection drops (the page closes it) while the first host stays up.
+            try await browser.run("for (const socket of window.resume.failover.sockets) if (socket.readyState === WebSocket.OPEN) socket.close();")
+            try await browser.waitUntil(
+                "the subscription back on the first host, and frames after it",
+                "(() => { const s = window.resume.failover; const n = s.notices.find((n) => n.type === 'resubscribed');"
+                    + " return n && s.sequences.length > n.index && s.sequences.at(-1) >= n.payload.sequence + 10; })()",
+                timeout: .seconds(90), diagnostics: "JSON.stringify(window.resume.failover.notices)")
+            let back = try await summary(in: browser, name: "failover")
+            let backReply = try XCTUnwrap(back.resubscribed)
+            XCTAssertEqual(backReply["url"]?.stringValue, urls[0], "back to the host that holds the history")
+            XCTAssertEqual(backReply["recovered"], .bool(true), backReply.jsonText)
+            XCTAssertEqual(back.sequences, Array(back.sequences[0]..<(back.sequences[0] + back.sequences.count)), "no gap, no duplicate")
 
             first.process.terminate()
             _ = try await first.waitForExit(timeout: .seconds(30))
             try await browser.waitUntil(
                 "the subscription on the second host, and frames from it",
-                "(() => { const s = window.resume.failover; const n = s.notices.find((n) => n.type === 'resubscribed');"
+                "(() => { const s = window.resume.failover; const n = s.notices.filter((n) => n.type === 'resubscribed')[1];"
                     + " return n && s.sequences.length >= n.index + 20; })()",
                 timeout: .seconds(90), diagnostics: "JSON.stringify(window.resume.failover.notices)")
-            let moved = try await summary(in: browser, name: "failover")
+            let moved = try await summary(in: browser, name: "failover", resubscription: 1)
             let reply = try XCTUnwrap(moved.resubscribed)
             XCTAssertEqual(reply["url"]?.stringValue, urls[1])
             XCTAssertEqual(reply["recovered"], .bool(false), reply.jsonText)
@@ -106,7 +120,7 @@ final class HyphaeJSResumeBrowserTests: XCTestCase {
                 "the first host said it was shutting down: \(moved.notices)")
             let after = Array(moved.sequences[moved.noticeIndex...])
             XCTAssertEqual(after, Array((moved.hostSequence + 1)..<(moved.hostSequence + 1 + after.count)), "the second host's stream, from its sequence + 1")
-            XCTAssertEqual(moved.reconnects, 1)
+            XCTAssertEqual(moved.reconnects, 2)
             print("hyphae.js failover: \(moved.noticeIndex) frames from the first host (epoch \(epochOnFirst ?? "?")), then \(after.count) from the second (epoch \(moved.epoch ?? "?")) from sequence \(moved.hostSequence + 1)")
 
             // The first URL is down from the start: the client connects to the second.
@@ -174,7 +188,8 @@ final class HyphaeJSResumeBrowserTests: XCTestCase {
         return try await summary(in: browser, name: name)
     }
 
-    private func summary(in browser: Browser, name: String) async throws -> Seen {
+    /// What `name` saw, around its `resubscription`th (from 0) resubscription.
+    private func summary(in browser: Browser, name: String, resubscription: Int = 0) async throws -> Seen {
         let text = try await browser.run(
             """
             const s = window.resume[arguments[0]];
@@ -186,7 +201,8 @@ final class HyphaeJSResumeBrowserTests: XCTestCase {
         ).stringValue ?? "{}"
         let value = try JSONParser.parse(Array(text.utf8))
         let notices = value["notices"]?.arrayValue ?? []
-        let resubscribed = notices.first { $0["type"] == "resubscribed" }
+        let resubscriptions = notices.filter { $0["type"] == "resubscribed" }
+        let resubscribed: JSONValue? = resubscription < resubscriptions.count ? resubscriptions[resubscription] : nil
         let sequences = (value["sequences"]?.arrayValue ?? []).compactMap { $0.numberValue.map(Int.init) }
         let seen = Seen(
             sequences: sequences, notices: notices,

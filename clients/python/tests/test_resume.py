@@ -41,6 +41,12 @@ class CuttableLink:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
 
+    def reset(self) -> None:
+        """Drops every connection through the link; new ones are still let through."""
+        for writer in self.writers:
+            writer.transport.abort()
+        self.writers.clear()
+
     async def restore(self) -> None:
         self.server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
 
@@ -149,6 +155,33 @@ def test_a_client_away_longer_than_the_history_learns_how_many_frames_it_missed(
     assert before == list(range(before[0], stopped_at + 1))
     assert after == list(range(resume.sequence + 1, resume.sequence + 1 + len(after))), "live frames from the host's sequence + 1, nothing replayed"
     print(f"python resume, history 10: recovered false, missed {resume.missed} (last received {stopped_at}, host at {resume.sequence})")
+
+
+def test_a_dropped_connection_goes_back_to_its_own_host_first_and_recovers(make_host):
+    first = make_host()
+    second = make_host()
+
+    async def scenario():
+        link = CuttableLink(first.port)
+        await link.restore()
+        async with Client(first.url) as keeper_client, Client([link.url, second.url], backoff_initial=0.1, backoff_max=0.5) as client:
+            await keeper_client.subscribe("resumable", stream_id="keeper")
+            subscription = await client.subscribe("resumable", stream_id="resumer")
+            sequences: List[int] = []
+            async for frame in subscription:
+                sequences.append(frame.sequence)
+                if len(sequences) == 20:
+                    break
+            link.reset()  # the first host stays up
+            await read_until_resumed(subscription, sequences)
+            return sequences, subscription, link.url
+
+    sequences, subscription, first_url = run(scenario())
+    assert len(subscription.resumes) == 1
+    resume = subscription.resumes[0]
+    assert resume.url == first_url, "back to the host that holds the history"
+    assert resume.recovered and not resume.epoch_changed
+    assert sequences == list(range(sequences[0], sequences[0] + len(sequences))), f"no gap, no duplicate: {sequences}"
 
 
 def test_with_several_urls_the_client_moves_to_the_next_host_when_one_shuts_down(make_host):
