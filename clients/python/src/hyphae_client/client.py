@@ -175,7 +175,8 @@ class Subscription:
         if isinstance(epoch, str):
             if not (resubscribed and recovered and not epoch_changed):
                 # Live frames follow the host's sequence; a loss before the next frame resumes from there.
-                self.last_sequence = sequence if sequence is not None and sequence >= 0 else (None if epoch_changed else self.last_sequence)
+                # (-1: before the stream's first frame; `since` may say so, and gets frame 0 on.)
+                self.last_sequence = sequence if sequence is not None else (None if epoch_changed else self.last_sequence)
             self.epoch = epoch
 
     def _frame(self, message: Dict[str, Any]) -> None:
