@@ -20,7 +20,9 @@ public struct HostEndpoint: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// How a subscriber comes back after its connection is lost: the wait doubles from
-/// `initialDelay` up to `maxDelay` between attempts, each trying the next endpoint.
+/// `initialDelay` up to `maxDelay` between attempts. The first attempt goes back to the
+/// endpoint it lost (its host holds the history to resume from) unless that host said
+/// it was going away; each later attempt tries the next endpoint.
 public struct ReconnectPolicy: Sendable, Equatable {
     public var initialDelay: Duration
     public var maxDelay: Duration
@@ -51,8 +53,9 @@ public enum SubscriberEvent: Sendable, Equatable {
 
 /// One subscription that survives its connection: it remembers the epoch and the last
 /// sequence it received and, when the connection drops, the host closes it or the host
-/// shuts down, connects again (trying the next endpoint after each failure, waiting
-/// longer each time) and subscribes with `since`, so that the host sends what it missed
+/// shuts down, connects again (to the same endpoint first unless its host is shutting
+/// down, then to the next after each failure, waiting longer each time) and subscribes
+/// with `since`, so that the host sends what it missed
 /// (PROTOCOL.md, Resume). Frames it has already had are never handed on twice.
 ///
 /// Read it from one task: `next()` drives the connection.
@@ -73,6 +76,9 @@ public final class ResumingSubscriber {
     private var isEnded = false
     /// The lost connection to report before the next attempt.
     private var pendingLoss: String?
+    /// The host of the lost connection said it was going away (`server_shutdown`, 1001):
+    /// its history goes with it, so the next endpoint is tried first.
+    private var hostIsLeaving = false
     private var attempt = 0
 
     public init(
@@ -137,6 +143,7 @@ public final class ResumingSubscriber {
                 }
                 if let handedOn = try await take(message, text: text) { return handedOn }
             case .closeFrame(let code, let reason):
+                if code == CloseCode.goingAway.rawValue { hostIsLeaving = true }
                 await lose("the host closed the connection with \(code)\(reason.isEmpty ? "" : " (\(reason))")")
             case .disconnected:
                 await lose("the connection dropped")
@@ -174,6 +181,7 @@ public final class ResumingSubscriber {
         case .streamEnd where message["stream_id"]?.stringValue == streamID:
             if payload?["reason"]?.stringValue == StreamEndReason.serverShutdown.rawValue, policy.maxAttempts > 0 {
                 // The host goes away, the stream does not: another host, or this one back, serves it.
+                hostIsLeaving = true
                 await lose("the host is shutting down")
                 return .message(message, text: text)
             }
@@ -220,7 +228,8 @@ public final class ResumingSubscriber {
         pendingLoss = reason
     }
 
-    /// Connects again with backoff, moving to the next endpoint before each attempt.
+    /// Connects again with backoff: the same endpoint first unless its host is leaving,
+    /// then the next endpoint before each attempt.
     private func reconnect(after reason: String) async throws -> SubscriberEvent {
         guard policy.maxAttempts > 0 else {
             isEnded = true
@@ -229,7 +238,8 @@ public final class ResumingSubscriber {
         var lastError = reason
         while attempt < policy.maxAttempts {
             attempt += 1
-            if endpoints.count > 1 { endpointIndex = (endpointIndex + 1) % endpoints.count }
+            if endpoints.count > 1, attempt > 1 || hostIsLeaving { endpointIndex = (endpointIndex + 1) % endpoints.count }
+            hostIsLeaving = false
             try await Task.sleep(for: policy.delay(beforeAttempt: attempt))
             do {
                 try await connect()

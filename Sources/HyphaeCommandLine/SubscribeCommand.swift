@@ -13,8 +13,9 @@ struct Subscribe: AsyncParsableCommand {
             or only against --ca-file (a private CA, or the host's self-signed certificate).
             Authenticates (signed) with --api-key, or with MFN_API_KEY when that is set. Stops at
             stream_end, after --frames data frames, or on Ctrl-C. When the connection drops or the
-            host shuts down, it connects again (to the next URL when several are given, waiting
-            0.1 s, then twice as long each time up to 5 s) and resumes where it stopped: the host
+            host shuts down, it connects again (first to the same URL, which holds the history,
+            unless its host is shutting down; then to the next URL in turn when several are given;
+            waiting 0.1 s, then twice as long each time up to 5 s) and resumes where it stopped: the host
             sends the frames it missed when it still holds them (PROTOCOL.md, Resume), and no frame
             is printed twice. Exits with status 1, saying why, when no URL can be reached at the
             start, the host refuses the key or the subscription, the stream ends before it is

@@ -69,6 +69,33 @@ final class ClientResumeTests: XCTestCase {
         }
     }
 
+    /// A connection dropped by a host that stays up: the first attempt goes back to it,
+    /// where the history is, and recovers, though another URL was given.
+    func testADroppedConnectionGoesBackToItsOwnHostFirstAndRecovers() async throws {
+        try await withHost { first in
+            try await withHost { second in
+                let keeper = try await first.connect()
+                try await keeper.subscribeSucceeding("keep", to: "ticker", params: ["rate": 200])
+                let before = Set(first.server.host.channels.map(ObjectIdentifier.init))
+                let subscriber = ResumingSubscriber(
+                    endpoints: [endpoint(first), endpoint(second)], streamID: "mine", pipeline: "ticker", params: ["rate": 200],
+                    policy: ReconnectPolicy(initialDelay: .milliseconds(100), maxAttempts: 5))
+                try await subscriber.start()
+                var received = Received()
+                try await read(subscriber, into: &received, framesAfterLastReconnection: 10)
+                for channel in first.server.host.channels where !before.contains(ObjectIdentifier(channel)) { try await channel.close() }
+                try await read(subscriber, into: &received, framesAfterLastReconnection: 30)
+
+                XCTAssertEqual(received.reconnections, [endpoint(first)], "back to the host that holds the history")
+                let resumed = try XCTUnwrap(received.subscribeReplies.last)
+                XCTAssertEqual(resumed.payload["recovered"], .bool(true), resumed.text)
+                let start = try XCTUnwrap(received.sequences.first)
+                XCTAssertEqual(received.sequences, Array(start..<(start + received.sequences.count)), "no gap, no duplicate")
+                await subscriber.close()
+            }
+        }
+    }
+
     func testWhenAHostShutsDownTheSubscriberMovesToTheNextURL() async throws {
         try await withHost { second in
             let folder = try TemporaryFolder()

@@ -404,7 +404,9 @@ class StreamView {
       stream_end: () => `${payload.reason}: ${payload.message ?? ""} (${payload.packets_sent ?? 0} frames, ${payload.dropped_frames ?? 0} dropped)`,
       error: () => `${payload.error_code}: ${payload.message}`,
       reconnecting: () => "the connection was lost; reconnecting",
-      resubscribed: () => payload.recovered ? "subscribed again; no frame was lost" : "subscribed again",
+      resubscribed: () => event.recovered ? "subscribed again; every missed frame was replayed"
+        : event.missed !== null && event.missed !== undefined ? `subscribed again; ${event.missed} frames could not be replayed`
+        : event.epochChanged ? "subscribed again to another run of the stream; what it sent meanwhile is unknown" : "subscribed again",
       subscribe_failed: () => `${payload.error_code}: ${payload.message}`,
     }[event.type];
     item.textContent = `${new Date().toLocaleTimeString()} ${event.type}${details ? `: ${details()}` : ""}`;

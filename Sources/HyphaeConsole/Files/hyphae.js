@@ -4,6 +4,7 @@
 //
 //   import { HyphaeClient } from "/hyphae.js";
 //   const client = new HyphaeClient("ws://127.0.0.1:8080/ws", { apiKey: "k1" });
+//   // or several hosts of the same pipelines, tried in turn: new HyphaeClient([urlA, urlB], ...)
 //   await client.connect();
 //   const subscription = await client.subscribe("ticker", { rate: 5 });
 //   for await (const event of subscription) {
@@ -174,13 +175,20 @@ const DEFAULTS = {
 };
 
 /**
- * A connection to one host endpoint (usually `ws://HOST:PORT/ws`) that reconnects with
- * exponential backoff and subscribes again, with `since` (the resume API), after each
- * reconnection. It is an EventTarget: `state` events carry `detail.state`, one of
- * "connecting", "open", "reconnecting", "closed"; `error` events carry `detail.error`.
+ * A connection to a host endpoint (usually `ws://HOST:PORT/ws`), or to the first of
+ * several that answers, that reconnects with exponential backoff and subscribes again,
+ * with `since` (the resume API), after each reconnection. It is an EventTarget: `state`
+ * events carry `detail.state`, one of "connecting", "open", "reconnecting", "closed";
+ * `error` events carry `detail.error`.
+ *
+ * With several URLs: a failed attempt moves on to the next URL at once, and the client
+ * waits (backoff) only after every URL failed in a row. A lost connection is tried again
+ * on the same URL first (its host holds the history to resume from), unless its host
+ * said it was going away (close code 1001, after `stream_end` `server_shutdown`).
  */
 export class HyphaeClient extends EventTarget {
-  #url;
+  #urls;
+  #urlIndex = 0;
   #options;
   #socket = null;
   #state = "idle";
@@ -192,9 +200,11 @@ export class HyphaeClient extends EventTarget {
   #reconnectTimer = null;
   #openPromise = null;
 
-  constructor(url, options = {}) {
+  /** `urls`: one WebSocket URL, or an array of them (hosts of the same pipelines), tried in turn. */
+  constructor(urls, options = {}) {
     super();
-    this.#url = String(url);
+    this.#urls = (Array.isArray(urls) ? urls : [urls]).map(String);
+    if (this.#urls.length === 0) throw new TypeError("give at least one WebSocket URL");
     this.#options = { ...DEFAULTS, ...options };
     if (typeof this.#options.WebSocket !== "function") throw new Error("no WebSocket implementation: pass options.WebSocket");
     /** The `init` reply's payload of the current connection (auth_required, heartbeat_interval_ms, ...). */
@@ -204,7 +214,9 @@ export class HyphaeClient extends EventTarget {
   }
 
   get state() { return this.#state; }
-  get url() { return this.#url; }
+  /** The URL of the current connection (or of the next attempt). */
+  get url() { return this.#urls[this.#urlIndex]; }
+  get urls() { return [...this.#urls]; }
   get apiKey() { return this.#options.apiKey; }
   set apiKey(value) { this.#options.apiKey = value || null; }
 
@@ -228,7 +240,7 @@ export class HyphaeClient extends EventTarget {
     this.#subscriptions.set(id, subscription);
     try {
       const reply = await this.#sendSubscribe(subscription);
-      subscription._accepted(reply.payload ?? {}, false);
+      subscription._accepted(reply.payload ?? {}, false, this.url);
       return subscription;
     } catch (error) {
       this.#subscriptions.delete(id);
@@ -268,7 +280,13 @@ export class HyphaeClient extends EventTarget {
     this.#socket.send(JSON.stringify(message));
   }
 
+  #moveToNextUrl() {
+    this.#urlIndex = (this.#urlIndex + 1) % this.#urls.length;
+  }
+
   async #open() {
+    // The other URLs to try at once before waiting: every host gets a turn per round.
+    let untried = this.#urls.length - 1;
     for (;;) {
       this.#setState(this.reconnects > 0 || this.#attempt > 0 ? "reconnecting" : "connecting");
       try {
@@ -282,11 +300,17 @@ export class HyphaeClient extends EventTarget {
         failed?.close();
         if (this.#closedByUser) throw error;
         const fatal = error instanceof HyphaeError && (error.code === "AUTH_FAILED" || error.code === "AUTH_ERROR" || error.code === "AUTH_REQUIRED");
-        if (fatal || !this.#options.reconnect) {
+        this.#moveToNextUrl();
+        if (fatal || (!this.#options.reconnect && untried === 0)) {
           this.#setState("closed");
           this.dispatchEvent(new CustomEvent("error", { detail: { error } }));
           throw error;
         }
+        if (untried > 0) {
+          untried -= 1;
+          continue;
+        }
+        untried = this.#urls.length - 1;
         await this.#backoff();
       }
     }
@@ -301,16 +325,17 @@ export class HyphaeClient extends EventTarget {
   }
 
   async #openOnce() {
-    const socket = new this.#options.WebSocket(this.#url);
+    const url = this.url;
+    const socket = new this.#options.WebSocket(url);
     this.#socket = socket;
     await new Promise((resolve, reject) => {
       socket.onopen = resolve;
-      socket.onerror = () => reject(new Error(`cannot connect to ${this.#url}`));
-      socket.onclose = () => reject(new Error(`cannot connect to ${this.#url}`));
+      socket.onerror = () => reject(new Error(`cannot connect to ${url}`));
+      socket.onclose = () => reject(new Error(`cannot connect to ${url}`));
     });
     socket.onmessage = (event) => this.#receive(event.data);
     socket.onerror = () => {};
-    socket.onclose = () => this.#lost(socket);
+    socket.onclose = (event) => this.#lost(socket, event.code);
     this.#send({ type: "init", payload: { protocol_version: PROTOCOL_VERSION, client_info: this.#options.clientInfo } });
     const init = await this.#reply((message) => message.type === "init" || (message.type === "error" && message.payload?.error_code === "INIT_FAILED"));
     if (init.type === "error") throw new HyphaeError("INIT_FAILED", init.payload?.message ?? "init failed");
@@ -333,7 +358,7 @@ export class HyphaeClient extends EventTarget {
     for (const subscription of [...this.#subscriptions.values()]) {
       try {
         const reply = await this.#sendSubscribe(subscription);
-        subscription._accepted(reply.payload ?? {}, true);
+        subscription._accepted(reply.payload ?? {}, true, this.url);
       } catch (error) {
         if (!(error instanceof HyphaeError)) throw error;
         this.#subscriptions.delete(subscription.streamId);
@@ -365,7 +390,7 @@ export class HyphaeClient extends EventTarget {
     });
   }
 
-  #lost(socket) {
+  #lost(socket, closeCode) {
     if (socket !== this.#socket) return;
     this.#socket = null;
     for (const waiter of this.#waiters) {
@@ -381,6 +406,8 @@ export class HyphaeClient extends EventTarget {
       return;
     }
     this.reconnects += 1;
+    // 1001: the host is going away; its history goes with it, so the next host is as good.
+    if (closeCode === 1001) this.#moveToNextUrl();
     this.#setState("reconnecting");
     for (const subscription of this.#subscriptions.values()) subscription._push({ kind: "notice", type: "reconnecting", payload: {} });
     this.#backoff().then(() => {
@@ -427,6 +454,11 @@ const NOTICES = new Set(["stream_reloaded", "stream_end", "error", "unsubscribe"
  * just before this one) or `{kind: "notice", type, payload}` (stream_reloaded,
  * stream_end, error, reconnecting, resubscribed). Iteration ends after stream_end, except
  * a `server_shutdown` one (`willResume: true`) while the client reconnects.
+ *
+ * `resubscribed` also carries how the resume went: `recovered` (true: every missed frame
+ * follows, in order, before live ones), `missed` (frames the host could not replay, when
+ * it knows; null otherwise), `epochChanged` (another run of the pipeline: another host
+ * without a shared relay, or a restarted one; its sequences are not comparable) and `url`.
  */
 export class Subscription {
   #client;
@@ -451,6 +483,8 @@ export class Subscription {
     this.droppedEvents = 0;
     /** The subscribe_success payload: resolved params, pipeline_version, epoch, ... */
     this.info = null;
+    /** The URL of the host that accepted the subscription last. */
+    this.url = null;
   }
 
   /** Where a resumed subscription starts: `{epoch, sequence}`, or null when unknown. */
@@ -484,15 +518,18 @@ export class Subscription {
     }
   }
 
-  _accepted(payload, again) {
+  _accepted(payload, again, url) {
     this.info = payload;
+    this.url = url;
+    const previousEpoch = this.epoch;
+    const missed = Number.isSafeInteger(payload.missed) && payload.missed >= 0 ? payload.missed : null;
     if (typeof payload.epoch === "string") {
       const sameRun = payload.epoch === this.epoch;
       this.epoch = payload.epoch;
       if (!(again && sameRun && payload.recovered === true)) {
         // The next frame follows the stream's sequence; nothing before it is rebuilt.
         this.#rebuilder.reset();
-        if (Number.isSafeInteger(payload.missed) && payload.missed > 0) this.lostFrames += payload.missed;
+        if (missed !== null) this.lostFrames += missed;
         if (Number.isSafeInteger(payload.sequence)) this.lastSequence = payload.sequence;
         else if (!sameRun) this.lastSequence = null;
       }
@@ -500,7 +537,13 @@ export class Subscription {
       this.#rebuilder.reset();
       this.lastSequence = null;
     }
-    if (again) this._push({ kind: "notice", type: "resubscribed", payload });
+    if (again) {
+      this._push({
+        kind: "notice", type: "resubscribed", payload, url,
+        recovered: payload.recovered === true, missed,
+        epochChanged: previousEpoch !== null && typeof payload.epoch === "string" && payload.epoch !== previousEpoch,
+      });
+    }
   }
 
   _message(message, receivedAt) {

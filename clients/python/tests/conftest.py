@@ -75,6 +75,23 @@ sinks:
     queue_size: 1000
 """
 
+# Tickers whose shared instance keeps a history of 5000 frames, and one of 10: what a
+# client that comes back finds to resume from (Docs/PROTOCOL.md, Resume).
+HISTORY = """
+name: {name}
+params:
+  rate: {{ type: float, default: 50, min: 1, max: 1000 }}
+source:
+  type: ticker
+  rate: ${{rate}}
+sinks:
+  - type: websocket
+    path: /ws/{name}
+    backpressure: drop_oldest
+    queue_size: 1000
+    history: {{ frames: {frames}, seconds: 600 }}
+"""
+
 
 class Host:
     """`hyphae serve` as a child process; `restart()` brings it back on the same port."""
@@ -144,6 +161,8 @@ def make_host() -> Iterator:
         pipelines.mkdir()
         (pipelines / "ticker.yaml").write_text(TICKER)
         (pipelines / "field.yaml").write_text(FIELD)
+        (pipelines / "resumable.yaml").write_text(HISTORY.format(name="resumable", frames=5000))
+        (pipelines / "short_history.yaml").write_text(HISTORY.format(name="short_history", frames=10))
         env = {"MFN_ENV": "dev", "MFN_API_KEY": "", "MFN_API_KEYS": ""}
         env.update(environment or {})
         host = Host(Path(folder.name), arguments or [], env)

@@ -4,6 +4,8 @@ The connection is kept: heartbeats are answered, and a dropped connection is ope
 again with exponential backoff, authenticated afresh and every live subscription
 subscribed again, with `since` (the epoch and the last sequence received) so that a
 host that keeps a history resumes the stream without a gap (Docs/PROTOCOL.md, Resume).
+Given several URLs (hosts of the same pipelines), it moves on to the next when one
+cannot be reached or shuts down.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import random
 import ssl as ssl_module
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Deque, Dict, List, Optional, Union
+from typing import Any, AsyncIterator, Deque, Dict, List, Optional, Sequence, Union
 
 import websockets
 from websockets.exceptions import ConnectionClosed
@@ -25,6 +27,8 @@ from .decoding import Rebuilder
 PROTOCOL_VERSION = "1.0"
 # Close codes after which opening the connection again cannot help: the host refused this client.
 _FINAL_CLOSE_CODES = {1002, 1003, 1007, 1008, 1009}
+# The host is going away (after `stream_end` `server_shutdown`): its history goes with it.
+_GOING_AWAY = 1001
 
 
 class HyphaeError(Exception):
@@ -66,6 +70,9 @@ class Frame:
     timestamp: float
     payload: Dict[str, Any]
     message: Dict[str, Any] = field(repr=False)
+    # The run that sent it (subscribe_success's `epoch`): after a resume on another host
+    # or a restarted one, frames of the new run have another epoch and their own sequences.
+    epoch: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,24 @@ class Notice:
     type: str
     stream_id: str
     payload: Dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Resume:
+    """How one resubscription after a lost connection went (`subscription.resumes`).
+
+    `recovered`: the host replays every frame missed, in order, before live ones.
+    `missed`: the frames it could not replay, when it knows (same run, history too short);
+    None when it cannot know. `epoch_changed`: another run of the pipeline (another host
+    with no shared relay, or a restarted one), whose sequences do not continue the old ones.
+    """
+
+    url: str
+    recovered: bool
+    missed: Optional[int]
+    epoch_changed: bool
+    since: Optional[Dict[str, Any]]
+    sequence: Optional[int]
 
 
 _RESET = object()  # in a subscription's queue: forget the decoder's views here
@@ -104,6 +129,9 @@ class Subscription:
         self.end: Optional[Dict[str, Any]] = None
         self.dropped_locally = 0
         self.resumed: Optional[bool] = None
+        self.resumes: List[Resume] = []
+        self.missed = 0
+        self.url: Optional[str] = None
         self._error: Optional[BaseException] = None
         self._queue: Deque[Any] = collections.deque()
         self._queue_size = queue_size
@@ -127,25 +155,35 @@ class Subscription:
             payload["since"] = since
         return payload
 
-    def _accepted(self, payload: Dict[str, Any], resubscribed: bool) -> None:
+    def _accepted(self, payload: Dict[str, Any], resubscribed: bool, url: Optional[str] = None) -> None:
         self.params = payload.get("params", self.params) or {}
         self.pipeline_version = payload.get("pipeline_version", self.pipeline_version)
+        self.url = url
         recovered = payload.get("recovered") is True
+        epoch = payload.get("epoch")
+        epoch_changed = isinstance(epoch, str) and self.epoch is not None and epoch != self.epoch
+        sequence = payload.get("sequence")
+        sequence = sequence if isinstance(sequence, int) and not isinstance(sequence, bool) else None
+        missed = payload.get("missed")
+        missed = missed if isinstance(missed, int) and not isinstance(missed, bool) and missed >= 0 else None
         if resubscribed:
             self.resumed = recovered
+            self.resumes.append(Resume(url or "", recovered, missed, epoch_changed, self.since, sequence))
             if not recovered:
                 self._push(_RESET)
-        epoch = payload.get("epoch")
+                self.missed += missed or 0
         if isinstance(epoch, str):
-            if self.epoch is not None and epoch != self.epoch:
-                self.last_sequence = None
+            if not (resubscribed and recovered and not epoch_changed):
+                # Live frames follow the host's sequence; a loss before the next frame resumes from there.
+                # (-1: before the stream's first frame; `since` may say so, and gets frame 0 on.)
+                self.last_sequence = sequence if sequence is not None else (None if epoch_changed else self.last_sequence)
             self.epoch = epoch
 
     def _frame(self, message: Dict[str, Any]) -> None:
         payload = message.get("payload")
         if isinstance(payload, dict) and isinstance(payload.get("sequence"), int):
             self.last_sequence = payload["sequence"]
-        self._push(message)
+        self._push((message, self.epoch))
 
     def _notice(self, notice: Notice) -> None:
         self.notices.append(notice)
@@ -176,7 +214,7 @@ class Subscription:
         self._queue.append(item)
         while len(self._queue) > self._queue_size:
             dropped = self._queue.popleft()
-            if isinstance(dropped, dict):
+            if isinstance(dropped, tuple):
                 self.dropped_locally += 1
         self._ready.set()
 
@@ -197,7 +235,7 @@ class Subscription:
             if item is _RESET:
                 self._rebuilder.reset()
                 continue
-            message: Dict[str, Any] = item
+            message, epoch = item
             payload = message.get("payload") or {}
             decoded = self._rebuilder.receive(str(message.get("type")), payload)
             if decoded is None:
@@ -209,6 +247,7 @@ class Subscription:
                 timestamp=float(payload.get("timestamp", message.get("timestamp", 0.0))),
                 payload=decoded,
                 message=message,
+                epoch=epoch,
             )
 
     async def unsubscribe(self) -> Dict[str, Any]:
@@ -227,7 +266,7 @@ class Client:
 
     def __init__(
         self,
-        url: str,
+        url: Union[str, Sequence[str]],
         *,
         api_key: Optional[str] = None,
         sign: bool = True,
@@ -241,7 +280,10 @@ class Client:
         compression: Optional[str] = "deflate",
         max_message_bytes: int = 64 * 1024 * 1024,
     ) -> None:
-        self.url = url
+        self.urls: List[str] = [url] if isinstance(url, str) else [str(item) for item in url]
+        if not self.urls:
+            raise ValueError("give at least one WebSocket URL")
+        self._url_index = 0
         self.api_key = api_key
         self.sign = sign
         self.ssl = ssl
@@ -264,6 +306,14 @@ class Client:
         self._closing = False
         self._counter = 0
 
+    @property
+    def url(self) -> str:
+        """The URL of the current connection (or of the next attempt)."""
+        return self.urls[self._url_index]
+
+    def _move_to_next_url(self) -> None:
+        self._url_index = (self._url_index + 1) % len(self.urls)
+
     async def __aenter__(self) -> "Client":
         await self.connect()
         return self
@@ -274,8 +324,16 @@ class Client:
     # Connecting
 
     async def connect(self) -> None:
-        """Opens the connection, sends `init` and authenticates when a key is given or needed."""
-        await self._open()
+        """Opens the connection to the first URL that answers (each is tried once, in turn),
+        sends `init` and authenticates when a key is given or needed."""
+        for remaining in range(len(self.urls) - 1, -1, -1):
+            try:
+                await self._open()
+                break
+            except ConnectionFailed:
+                self._move_to_next_url()
+                if remaining == 0:
+                    raise
         self._reader = asyncio.ensure_future(self._read_forever())
 
     async def _open(self) -> None:
@@ -339,7 +397,6 @@ class Client:
             self._subscriptions.pop(stream_id, None)
             payload = reply.get("payload", {})
             raise SubscribeFailed(payload.get("error_code", "SUBSCRIBE_ERROR"), payload.get("message", ""))
-        subscription._accepted(reply.get("payload", {}), resubscribed=False)
         return subscription
 
     async def _unsubscribe(self, subscription: Subscription) -> Dict[str, Any]:
@@ -398,21 +455,32 @@ class Client:
             if not self.reconnect or close_code in _FINAL_CLOSE_CODES:
                 self._fail_all(ConnectionFailed(f"the host closed the connection with {close_code}", close_code))
                 return
+            if close_code == _GOING_AWAY:
+                self._move_to_next_url()
             if not await self._reopen():
                 return
 
     async def _reopen(self) -> bool:
-        """Opens the connection again with backoff and subscribes every live subscription again."""
+        """Opens the connection again with backoff and subscribes every live subscription again.
+
+        The same URL first (its host holds the history to resume from); each failed attempt
+        moves on to the next URL, and the wait grows only once every URL failed in a row."""
         delay = self.backoff_initial
         attempts = 0
+        untried = 0  # the first attempt waits: the host that dropped us may come straight back
         while not self._closing:
             attempts += 1
             if self.max_reconnect_attempts is not None and attempts > self.max_reconnect_attempts:
-                self._fail_all(ConnectionFailed(f"gave up reconnecting to {self.url} after {attempts - 1} attempts"))
+                urls = ", ".join(self.urls)
+                self._fail_all(ConnectionFailed(f"gave up reconnecting to {urls} after {attempts - 1} attempts"))
                 return False
-            # Full jitter: many clients of a restarted host do not come back in step.
-            await asyncio.sleep(random.uniform(delay / 2, delay))
-            delay = min(delay * 2, self.backoff_max)
+            if untried > 0:
+                untried -= 1
+            else:
+                # Full jitter: many clients of a restarted host do not come back in step.
+                await asyncio.sleep(random.uniform(delay / 2, delay))
+                delay = min(delay * 2, self.backoff_max)
+                untried = len(self.urls) - 1
             try:
                 await self._open()
                 live = [subscription for subscription in self._subscriptions.values() if subscription.is_active]
@@ -427,11 +495,12 @@ class Client:
                         self._subscriptions.pop(subscription.stream_id, None)
                         subscription._fail(SubscribeFailed(payload.get("error_code", "SUBSCRIBE_ERROR"), payload.get("message", "")))
                     else:
-                        subscription._accepted(reply.get("payload", {}), resubscribed=True)
+                        subscription._accepted(reply.get("payload", {}), resubscribed=True, url=self.url)
             except AuthFailed as refused:
                 self._fail_all(refused)
                 return False
             except (ConnectionFailed, ConnectionClosed, OSError, asyncio.TimeoutError):
+                self._move_to_next_url()
                 continue
             self.reconnects += 1
             return True
@@ -452,6 +521,11 @@ class Client:
             key = ("unsubscribe" if kind == "unsubscribe" else "subscribe", stream_id)
             future = self._replies.get(key)
             if future is not None and not future.done():
+                accepted = self._subscriptions.get(stream_id) if kind == "subscribe_success" and isinstance(stream_id, str) else None
+                if accepted is not None:
+                    # Here, not in subscribe(): the frames that follow may be read before
+                    # subscribe() resumes, and they must find the epoch and sequence set.
+                    accepted._accepted(message.get("payload") or {}, resubscribed=False, url=self.url)
                 future.set_result(message)
             return
         subscription = self._subscriptions.get(stream_id) if isinstance(stream_id, str) else None
