@@ -12,7 +12,7 @@ import NIOCore
 /// `MAXLEN`, frames the producer dropped) shows as a jump in `sequence`, which it
 /// counts as `frames_missed`.
 public struct RedisSource: SourceStage {
-    public struct Configuration: StageConfiguration {
+    public struct Configuration: ReplayingConfiguration {
         public var server: RedisServerSettings
         public var stream: String?
         public var channel: String?
@@ -20,6 +20,8 @@ public struct RedisSource: SourceStage {
         public var blockMilliseconds: Int
         public var count: Int
         public var buffer: Int
+        /// A stream keeps its entries, so they can be read again; a channel does not.
+        public var offersReplay: Bool { stream != nil }
 
         public init(reading config: inout ConfigReader) {
             server = RedisServerSettings(reading: &config)
@@ -61,6 +63,10 @@ public struct RedisSource: SourceStage {
     private var pendingIndex = 0
     private var gaps = SequenceGaps()
     private var invalidEntries = 0
+    /// The last entry read, for the replayer (a stream only).
+    private let readPosition = StreamReadPosition()
+    /// Where subscribers learn that Redis stopped answering, when the host lends it.
+    private let flow: SourceFlow?
 
     public init(configuration: Configuration, context: StageContext) throws {
         self.configuration = configuration
@@ -74,6 +80,10 @@ public struct RedisSource: SourceStage {
         health = context.resources[DependencyBoard.self]?.watch(pipeline: context.pipeline, dependency: dependency) ?? .unwatched(dependency)
         logger = context.logger
         lastID = configuration.start
+        flow = context.resources[SourceFlow.self]
+        if let stream = configuration.stream, let slot = context.resources[ReplaySlot.self] {
+            slot.offer(RedisReplayer(endpoint: endpoint, settings: resolvedSettings, stream: stream, position: readPosition))
+        }
     }
 
     /// What the source saw of the stream's numbering, for tests.
@@ -115,6 +125,7 @@ public struct RedisSource: SourceStage {
         do {
             if let stream = configuration.stream {
                 if lastID == "$" { lastID = try await newestID(of: stream, on: fresh) }
+                readPosition.update(lastID)
             } else if let channel = configuration.channel {
                 _ = try await fresh.request(RESPCommand("SUBSCRIBE", channel), timeout: settings.connectTimeout)
                 pushes = fresh.pushes.makeAsyncIterator()
@@ -125,6 +136,7 @@ public struct RedisSource: SourceStage {
         }
         connection = fresh
         health.up()
+        flow?.flowing()
         backoff.reset()
         if everConnected {
             health.count("reconnects")
@@ -148,6 +160,7 @@ public struct RedisSource: SourceStage {
         connection = nil
         pushes = nil
         health.down("\(error)")
+        flow?.stalled("Redis at \(endpoint) does not answer: \(error)")
         let wait = backoff.nextWait()
         if backoff.failures == 1 || backoff.failures.isMultiple(of: 50) {
             logger.warning("cannot read from Redis", metadata: ["event": "redis_unreachable", "redis": "\(endpoint)", "error": "\(error)", "attempts": "\(backoff.failures)"])
@@ -178,9 +191,10 @@ public struct RedisSource: SourceStage {
                     continue
                 }
                 lastID = id
-                accept(frameBytes(in: fields[1]), entry: id)
+                accept(RedisReplayer.frameBytes(in: fields[1]), entry: id)
             }
         }
+        readPosition.update(lastID)
     }
 
     private mutating func readChannel() async throws {
@@ -193,16 +207,6 @@ public struct RedisSource: SourceStage {
         // ["message", channel, payload]; subscribe confirmations and others are not frames.
         guard let parts = message.elements, parts.count == 3, parts[0].text == "message", case .bulkString(let bytes?) = parts[2] else { return }
         accept(bytes, entry: "message")
-    }
-
-    private func frameBytes(in fields: RESPValue) -> [UInt8]? {
-        guard let list = fields.elements else { return nil }
-        var index = 0
-        while index + 1 < list.count {
-            if list[index].text == "frame", case .bulkString(let bytes?) = list[index + 1] { return bytes }
-            index += 2
-        }
-        return nil
     }
 
     private mutating func accept(_ bytes: [UInt8]?, entry: String) {

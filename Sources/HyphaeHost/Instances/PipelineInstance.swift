@@ -12,6 +12,12 @@ final class PipelineInstance: Sendable {
     let pipeline: String
     let configuration: PipelineConfiguration
     let fanOut: FanOut
+    /// Where a relaying source offers to replay its frames (PROTOCOL.md, Resume): lent
+    /// to a shared instance whose frames reach the sink unchanged, so that a replayed
+    /// frame is the frame subscribers were sent. Nil otherwise.
+    let replaySlot: ReplaySlot?
+    /// Tells the subscribers that asked when the source stalls and flows again.
+    private let sourceFlow: SourceFlow
     private let task = Mutex<Task<Void, Never>?>(nil)
     private let logger: Logger
     /// Where the run's stages report the services they depend on (`/ready`, `/metrics`).
@@ -38,7 +44,13 @@ final class PipelineInstance: Sendable {
                 frames: sinks.map(\.historyFrames).max() ?? 0, seconds: sinks.map(\.historySeconds).max() ?? 0,
                 bytes: sinks.map(\.historyMaxBytes).max() ?? 0)
             : .none
-        fanOut = FanOut(metrics: metrics, batchWindow: .milliseconds(Int64(windows.min() ?? 0)), history: history)
+        let fanOut = FanOut(metrics: metrics, batchWindow: .milliseconds(Int64(windows.min() ?? 0)), history: history)
+        self.fanOut = fanOut
+        replaySlot = history.keepsFrames && configuration.transforms.isEmpty && configuration.sourceOffersReplay ? ReplaySlot() : nil
+        sourceFlow = SourceFlow { state in
+            let notice = StreamNotice.status(state, sequence: fanOut.history.latestSequence)
+            fanOut.forEachSubscriptionAfterWaitingFrames { $0.notify(notice) }
+        }
     }
 
     var version: String { configuration.version }
@@ -96,6 +108,8 @@ final class PipelineInstance: Sendable {
         var resources = StageResources()
         resources[FanOut.self] = fanOut
         resources[DependencyBoard.self] = dependencies
+        resources[ReplaySlot.self] = replaySlot
+        resources[SourceFlow.self] = sourceFlow
         return StageContext(pipeline: pipeline, instance: instance, logger: logger, resources: resources)
     }
 }
