@@ -67,6 +67,8 @@ public struct RedisSource: SourceStage {
     private let readPosition = StreamReadPosition()
     /// Where subscribers learn that Redis stopped answering, when the host lends it.
     private let flow: SourceFlow?
+    /// The last frame the run before this one handed on (a reload): reading starts after its entry.
+    private let continuing: StreamPosition?
 
     public init(configuration: Configuration, context: StageContext) throws {
         self.configuration = configuration
@@ -80,6 +82,8 @@ public struct RedisSource: SourceStage {
         health = context.resources[DependencyBoard.self]?.watch(pipeline: context.pipeline, dependency: dependency) ?? .unwatched(dependency)
         logger = context.logger
         lastID = configuration.start
+        continuing = configuration.stream == nil ? nil : context.continuing
+        if let continuing { gaps = SequenceGaps(after: continuing) }
         flow = context.resources[SourceFlow.self]
         if let stream = configuration.stream, let slot = context.resources[ReplaySlot.self] {
             slot.offer(RedisReplayer(endpoint: endpoint, settings: resolvedSettings, stream: stream, position: readPosition))
@@ -124,7 +128,7 @@ public struct RedisSource: SourceStage {
         let fresh = try await RedisConnection.connect(to: endpoint, settings: settings, on: RedisEventLoops.group.next())
         do {
             if let stream = configuration.stream {
-                if lastID == "$" { lastID = try await newestID(of: stream, on: fresh) }
+                if lastID == "$" { lastID = try await startingID(in: stream, on: fresh) }
                 readPosition.update(lastID)
             } else if let channel = configuration.channel {
                 _ = try await fresh.request(RESPCommand("SUBSCRIBE", channel), timeout: settings.connectTimeout)
@@ -144,6 +148,24 @@ public struct RedisSource: SourceStage {
         }
         everConnected = true
         return fresh
+    }
+
+    /// Where a `start: $` run reads from: after the entry of the frame its predecessor
+    /// handed on last (a reload), when it is among the newest `count` entries, so that
+    /// the reload loses no frame; otherwise after the newest entry (and the frames in
+    /// between show as a counted gap).
+    private func startingID(in stream: String, on connection: RedisConnection) async throws -> String {
+        guard let continuing else { return try await newestID(of: stream, on: connection) }
+        let reply = try await connection.request(RESPCommand("XREVRANGE", stream, "+", "-", "COUNT", String(configuration.count)), timeout: settings.connectTimeout)
+        guard let entries = reply.elements else { throw RedisConnectionError("XREVRANGE answered \(reply), not an array") }
+        var newest: String?
+        for entry in entries {
+            guard let fields = entry.elements, fields.count == 2, let id = fields[0].text else { continue }
+            if newest == nil { newest = id }
+            guard let bytes = RedisReplayer.frameBytes(in: fields[1]), let frame = try? RelayedFrame.decode(bytes) else { continue }
+            if frame.epoch == continuing.epoch, frame.sequence <= continuing.sequence { return id }
+        }
+        return newest ?? "0-0"
     }
 
     /// The id of the stream's newest entry, so that a later reconnect resumes from a
@@ -265,6 +287,12 @@ public struct SequenceGaps: Sendable, Equatable {
     public private(set) var missed = 0
 
     public init() {}
+
+    /// Follows on from a stream whose last frame was `position` (a reload's predecessor).
+    public init(after position: StreamPosition) {
+        epoch = position.epoch
+        lastSequence = position.sequence
+    }
 
     public mutating func record(epoch: String, sequence: Int) -> Step {
         defer {

@@ -75,6 +75,11 @@ final class FrameHistory: Sendable {
     /// The sequence of the last frame published (-1 before the first).
     var latestSequence: Int { state.withLock { $0.latest } }
 
+    /// The stream's epoch and its last frame's sequence; nil before the first frame.
+    var position: StreamPosition? {
+        state.withLock { $0.latest == ResumePoint.sequenceBeforeFirst ? nil : StreamPosition(epoch: $0.epoch, sequence: $0.latest) }
+    }
+
     /// Records a frame the producer publishes; call before handing it to the loops,
     /// so that a subscriber joining meanwhile finds it here or in its loop's inbox.
     /// A relayed frame's `epoch` (its producer's run) becomes the stream's epoch, so a

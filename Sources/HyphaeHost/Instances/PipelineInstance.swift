@@ -57,8 +57,9 @@ final class PipelineInstance: Sendable {
     var metrics: PipelineMetrics { fanOut.metrics }
 
     /// Starts the run unless it is running; the first subscriber is attached by then,
-    /// so a finite run's first frame reaches it. `sequence` numbers its first frame.
-    func startIfNeeded(sequence: Int = 0) {
+    /// so a finite run's first frame reaches it. `sequence` numbers its first frame;
+    /// `continuing` is the predecessor's last frame, on a reload.
+    func startIfNeeded(sequence: Int = 0, continuing: StreamPosition? = nil) {
         task.withLock { task in
             guard task == nil else { return }
             metrics.instances.add(1)
@@ -66,7 +67,7 @@ final class PipelineInstance: Sendable {
             task = Task { [self] in
                 let end: StreamEnd
                 do {
-                    var run = try PipelineRun(configuration: configuration, context: stageContext(instance: id))
+                    var run = try PipelineRun(configuration: configuration, context: stageContext(instance: id, continuing: continuing))
                     run.sequence = sequence
                     end = await run.run()
                 } catch {
@@ -104,12 +105,12 @@ final class PipelineInstance: Sendable {
         _ = try PipelineRun(configuration: configuration, context: probe.stageContext(instance: probe.id))
     }
 
-    private func stageContext(instance: String) -> StageContext {
+    private func stageContext(instance: String, continuing: StreamPosition? = nil) -> StageContext {
         var resources = StageResources()
         resources[FanOut.self] = fanOut
         resources[DependencyBoard.self] = dependencies
         resources[ReplaySlot.self] = replaySlot
         resources[SourceFlow.self] = sourceFlow
-        return StageContext(pipeline: pipeline, instance: instance, logger: logger, resources: resources)
+        return StageContext(pipeline: pipeline, instance: instance, logger: logger, resources: resources, continuing: continuing)
     }
 }

@@ -25,14 +25,14 @@ final class ScaleoutTests: XCTestCase {
 
     /// The producer keeps only `buffer` frames while Redis is down, so that an outage
     /// of a few seconds loses frames for the edges to count.
-    private func startRelay(producerBuffer: Int = 5, edgeHistoryFrames: Int = 1000) async throws {
+    private func startRelay(producerBuffer: Int = 5, producerRate: Int = 20, edgeHistoryFrames: Int = 1000) async throws {
         redis = try await RedisServerProcess.start()
         let producerFolder = try TemporaryFolder()
         _ = try producerFolder.write("relay.yaml", """
             name: relay
             source:
               type: ticker
-              rate: 20
+              rate: \(producerRate)
             sinks:
               - type: redis
                 url: \(redis.url)
@@ -41,25 +41,29 @@ final class ScaleoutTests: XCTestCase {
                 buffer: \(producerBuffer)
             """)
         let edgeFolder = try TemporaryFolder()
-        _ = try edgeFolder.write("relay.yaml", """
-            name: relay
-            source:
-              type: redis_source
-              url: \(redis.url)
-              stream: relay
-              block_ms: 500
-            sinks:
-              - type: websocket
-                path: /ws/relay
-                history:
-                  frames: \(edgeHistoryFrames)
-            """)
+        _ = try edgeFolder.write("relay.yaml", Self.edgePipeline(redisURL: redis.url, historyFrames: edgeHistoryFrames, blockMilliseconds: 500))
         folders = [producerFolder, edgeFolder]
 
         try startProducer()
         for _ in 0..<2 {
             edges.append(try await ServeProcess.start(["--pipelines", edgeFolder.url.path], environment: ["MFN_ENV": "dev"]))
         }
+    }
+
+    private static func edgePipeline(redisURL: String, historyFrames: Int, blockMilliseconds: Int) -> String {
+        """
+        name: relay
+        source:
+          type: redis_source
+          url: \(redisURL)
+          stream: relay
+          block_ms: \(blockMilliseconds)
+        sinks:
+          - type: websocket
+            path: /ws/relay
+            history:
+              frames: \(historyFrames)
+        """
     }
 
     private func startProducer() throws {
@@ -212,6 +216,30 @@ final class ScaleoutTests: XCTestCase {
         XCTAssertEqual(reply.int("missed"), latest, "every frame after 0 up to the latest: \(reply.text)")
         let live = try await frames(5, from: client).map(\.sequence)
         XCTAssertEqual(live, Array((latest + 1)...(latest + 5)), reply.text)
+        await client.disconnect()
+    }
+
+    /// The edge's pipeline file changes under a client: the new version's source reads
+    /// on after the last frame the old one handed on, so the client's sequence goes on
+    /// across `stream_reloaded` with no gap and no duplicate, and nothing is counted missed.
+    func testAnEdgeReloadLosesNoFrame() async throws {
+        // 500 frames a second: a source that started from the newest entry after the
+        // reload would skip those written while the old one stopped and the new one started.
+        try await startRelay(producerRate: 500)
+        _ = try await newestEpochInRedis()
+        let client = try await subscribe(to: edges[0], as: "a")
+        var seen = try await frames(10, from: client).map(\.sequence)
+        _ = try folders[1].write("relay.yaml", Self.edgePipeline(redisURL: redis.url, historyFrames: 1000, blockMilliseconds: 400))
+        var reloadedAfter: Int?
+        while reloadedAfter == nil || seen.count < (reloadedAfter ?? 0) + 200 {
+            let message = try await client.nextMessage(timeout: .seconds(30))
+            XCTAssertNotEqual(message.type, "stream_end", message.text)
+            if message.type == "stream_reloaded" { reloadedAfter = seen.count }
+            if message.type == "tick", let sequence = message.sequence { seen.append(sequence) }
+        }
+        XCTAssertEqual(seen, Array(seen[0]..<(seen[0] + seen.count)), "no gap and no duplicate across the reload")
+        let missed = try await metric(edges[0], event: "frames_missed")
+        XCTAssertEqual(missed, 0)
         await client.disconnect()
     }
 
