@@ -86,12 +86,15 @@ final class RedisReplayer: FrameReplayer {
         var connectSettings = settings
         connectSettings.connectTimeout = min(settings.connectTimeout, remaining(until: deadline))
         let fresh = try await RedisConnection.connect(to: endpoint, settings: connectSettings, on: RedisEventLoops.group.next())
-        let replaced = connection.withLock { current -> RedisConnection? in
-            defer { current = fresh }
-            return current
+        // Replays that started together each connected: one connection is kept, and
+        // none that another replay may be reading on is closed.
+        let chosen = connection.withLock { current -> RedisConnection in
+            if let current, current.isActive { return current }
+            current = fresh
+            return fresh
         }
-        replaced?.close()
-        return fresh
+        if chosen !== fresh { fresh.close() }
+        return chosen
     }
 
     private func remaining(until deadline: ContinuousClock.Instant) -> TimeAmount {

@@ -456,6 +456,13 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
         }
         replayed.assumeIsolated().whenComplete { [self] result in
             guard subscriptions[subscription.streamID] === subscription, let output, output.isOpen, !isClosing else { return }
+            guard host.instances.isRunning(instance) else {
+                // It ended, or a reload retired it, while the source was asked: its
+                // notices went to the subscribers it had, so this one is told here.
+                subscription.notify(.failed(message: "the stream's instance ended while this subscription was resuming; subscribe again"))
+                output.flush()
+                return
+            }
             if case .success(let relayed?) = result {
                 instance.fanOut.join(subscription, on: eventLoop, since: since, relayed: relayed, before: tell)
             } else {

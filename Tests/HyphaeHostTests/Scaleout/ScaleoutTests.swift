@@ -198,6 +198,34 @@ final class ScaleoutTests: XCTestCase {
         XCTAssertGreaterThan(latest - last, 5, "frames passed while the client was away, and came from Redis: \(reply.text)")
         seen += try await frames(latest - last + 20, from: resumed).map(\.sequence)
         XCTAssertEqual(seen, Array(seen[0]..<(seen[0] + seen.count)), "no gap and no duplicate across both edges")
+
+        // More clients of the dead edge resume at once, from the same point: the frames
+        // after it are older than anything edge B holds, so each one is read from Redis.
+        let port = edges[1].port
+        let storm = try await withThrowingTaskGroup(of: [Int].self) { group in
+            for index in 0..<8 {
+                group.addTask {
+                    let client = try await ProtocolClient.connect(host: "127.0.0.1", port: port, path: "/ws/relay")
+                    try await client.send(type: "subscribe", payload: ["stream_id": .string("s\(index)"), "since": ["epoch": .string(epoch), "sequence": .int(last)]])
+                    let reply = try await client.expect("subscribe_success")
+                    guard reply.payload["recovered"] == .bool(true), let latest = reply.int("sequence") else {
+                        throw ExpectationFailure("not recovered: \(reply.text)")
+                    }
+                    var sequences: [Int] = []
+                    while sequences.count < latest - last + 5 {
+                        let message = try await client.nextMessage(timeout: .seconds(30))
+                        if message.type == "tick", let sequence = message.sequence { sequences.append(sequence) }
+                    }
+                    await client.disconnect()
+                    return sequences
+                }
+            }
+            return try await group.reduce(into: [[Int]]()) { $0.append($1) }
+        }
+        XCTAssertEqual(storm.count, 8)
+        for sequences in storm {
+            XCTAssertEqual(sequences, Array((last + 1)..<(last + 1 + sequences.count)), "every frame after since, once, in order")
+        }
         await resumed.disconnect()
     }
 
