@@ -21,16 +21,22 @@ final class StreamReadPosition: Sendable {
 ///
 /// It reads on one connection of its own, made when first needed and shared by the
 /// replays of its source, so that many clients resuming at once make one connection.
-/// Each replay is bounded by the history's frame and byte limits and by a timeout.
+/// Each replay is bounded by the history's frame and byte limits and by a timeout, and
+/// the replays in flight together by `concurrentBytesFactor` × the byte limit: past
+/// that, a replay stops short (the subscriber is told `recovered: false`) rather than
+/// let a crowd of resuming clients hold copies without bound.
 final class RedisReplayer: FrameReplayer {
     /// Entries per `XREVRANGE`: the answer of one page stays small.
     static let pageSize = 100
+    static let concurrentBytesFactor = 4
 
     private let endpoint: RedisEndpoint
     private let settings: RedisConnectionSettings
     private let stream: String
     private let position: StreamReadPosition
     private let connection = Mutex<RedisConnection?>(nil)
+    /// The bytes of frames the replays under way hold.
+    private let bytesInFlight = Mutex(0)
 
     init(endpoint: RedisEndpoint, settings: RedisConnectionSettings, stream: String, position: StreamReadPosition) {
         self.endpoint = endpoint
@@ -62,6 +68,10 @@ final class RedisReplayer: FrameReplayer {
     private func replay(after point: StreamPosition?, through newestID: String, limits: ReplayLimits, deadline: ContinuousClock.Instant) async throws -> Replay {
         let connection = try await connected(deadline: deadline)
         var walker = EntryWalker(point: point, limits: limits)
+        var reserved = 0
+        defer { bytesInFlight.withLock { $0 -= reserved } }
+        let ceiling = limits.bytes.multipliedReportingOverflow(by: Self.concurrentBytesFactor)
+        let maximumInFlight = ceiling.overflow ? Int.max : ceiling.partialValue
         var end = newestID
         pages: while true {
             let command = RESPCommand("XREVRANGE", stream, end, "-", "COUNT", String(Self.pageSize))
@@ -71,6 +81,16 @@ final class RedisReplayer: FrameReplayer {
                 guard let fields = entry.elements, fields.count == 2, let id = fields[0].text else { continue }
                 end = "(" + id
                 guard let bytes = Self.frameBytes(in: fields[1]), let frame = try? RelayedFrame.decode(bytes) else { continue }
+                let granted = bytesInFlight.withLock { held in
+                    guard held + bytes.count <= maximumInFlight else { return false }
+                    held += bytes.count
+                    return true
+                }
+                guard granted else {
+                    walker.stopShort()
+                    break pages
+                }
+                reserved += bytes.count
                 if walker.take(frame, bytes: bytes.count) { break pages }
             }
             if entries.count < Self.pageSize {
@@ -160,6 +180,11 @@ struct EntryWalker {
         gathered.append(frame)
         if let point, frame.sequence == point.sequence + 1 { return finish(.complete) }
         return false
+    }
+
+    /// The walk cannot go on (the replays under way hold their limit of bytes).
+    mutating func stopShort() {
+        if case .walking = outcome { outcome = .incomplete }
     }
 
     /// No older entry: the frames not reached were trimmed (or never written).

@@ -190,7 +190,10 @@ final class FrameHistory: Sendable {
                 // Published since the source's position was read: this history must hold all of them.
                 guard let oldest = state.held.first, oldest.frame.sequence <= position.sequence + 1 else {
                     outcome.sequence = state.latest
-                    if let since { outcome.recovered = false; outcome.missed = since.epoch == state.epoch ? state.latest - since.sequence : nil }
+                    if let since {
+                        outcome.recovered = false
+                        outcome.missed = since.epoch == state.epoch ? state.latest - since.sequence : nil
+                    }
                     return Resumption(outcome: outcome, frames: [])
                 }
                 frames = state.held.filter { $0.frame.sequence > position.sequence }.map(\.frame)
