@@ -108,20 +108,33 @@ public final class SourceFlow: StageResource {
         case stalled(reason: String)
     }
 
-    private let state = Mutex<Bool>(false)
+    private let current = Mutex<State>(.flowing)
     private let onChange: @Sendable (State) -> Void
 
     public init(onChange: @escaping @Sendable (State) -> Void) {
         self.onChange = onChange
     }
 
+    /// The last change the source reported, for a subscriber that joins after it.
+    public var state: State {
+        current.withLock { $0 }
+    }
+
     public func stalled(_ reason: String) {
-        guard state.withLock({ stalled in defer { stalled = true }; return !stalled }) else { return }
-        onChange(.stalled(reason: reason))
+        let changed = current.withLock { state -> Bool in
+            guard case .flowing = state else { return false }
+            state = .stalled(reason: reason)
+            return true
+        }
+        if changed { onChange(.stalled(reason: reason)) }
     }
 
     public func flowing() {
-        guard state.withLock({ stalled in defer { stalled = false }; return stalled }) else { return }
-        onChange(.flowing)
+        let changed = current.withLock { state -> Bool in
+            guard case .stalled = state else { return false }
+            state = .flowing
+            return true
+        }
+        if changed { onChange(.flowing) }
     }
 }

@@ -53,6 +53,9 @@ final class PipelineInstance: Sendable {
         }
     }
 
+    /// Whether the source says it stalled, for a subscriber that joins meanwhile.
+    var sourceState: SourceFlow.State { sourceFlow.state }
+
     var version: String { configuration.version }
     var metrics: PipelineMetrics { fanOut.metrics }
 

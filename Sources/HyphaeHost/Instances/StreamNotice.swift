@@ -41,9 +41,15 @@ extension Subscription {
             guard wantsStreamStatus else { return }
             let message: ServerMessage
             switch state {
-            case .stalled(let reason): message = .streamStatus(streamID: streamID, stalled: true, reason: reason, sequence: sequence)
-            case .flowing: message = .streamStatus(streamID: streamID, stalled: false, reason: nil, sequence: sequence)
+            case .stalled(let reason):
+                guard !toldStalled else { return }
+                message = .streamStatus(streamID: streamID, stalled: true, reason: reason, sequence: sequence)
+            case .flowing:
+                // `flowing` answers a `stalled` this subscriber was sent, and nothing else.
+                guard toldStalled else { return }
+                message = .streamStatus(streamID: streamID, stalled: false, reason: nil, sequence: sequence)
             }
+            toldStalled.toggle()
             offerNotice(ServerFrames.message(message, timestamp: timestamp, allocator: allocator))
         case .failed(let text):
             let error = ServerMessage.error(.streamError, text, streamID: streamID, timestamp: timestamp)

@@ -432,7 +432,17 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
             return
         }
         instance.fanOut.join(subscription, on: channel.eventLoop, since: since, before: tell)
+        Self.tellIfStalled(subscription, of: instance)
         instance.startIfNeeded()
+    }
+
+    /// A subscriber that joins a stalled stream is told at once, behind its replay,
+    /// rather than at the next change.
+    private static func tellIfStalled(_ subscription: Subscription, of instance: PipelineInstance) {
+        let state = instance.sourceState
+        guard subscription.wantsStreamStatus, case .stalled = state else { return }
+        subscription.notify(.status(state, sequence: instance.fanOut.history.latestSequence))
+        subscription.output.flush()
     }
 
     /// How long a subscribe waits for a relaying source to replay what its history lacks.
@@ -468,6 +478,7 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
             } else {
                 instance.fanOut.join(subscription, on: eventLoop, since: since, before: tell)
             }
+            Self.tellIfStalled(subscription, of: instance)
         }
     }
 

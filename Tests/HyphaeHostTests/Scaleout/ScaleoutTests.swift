@@ -300,6 +300,11 @@ final class ScaleoutTests: XCTestCase {
             XCTAssertEqual(ready.status, 200, "a degraded edge keeps serving")
             XCTAssertTrue(ready.body.contains("\"degraded\"") && ready.body.contains("redis://127.0.0.1:\(redis.port) stream relay"), ready.body)
         }
+        // A client that joins during the outage is told at once.
+        let (latecomer, _) = try await subscribe(to: edges[1], as: "late", with: ["stream_status": true])
+        let told = try await latecomer.nextMessage(timeout: .seconds(30))
+        XCTAssertEqual(told.type, "stream_status", told.text)
+        XCTAssertEqual(told.payload["state"]?.stringValue, "stalled", told.text)
         try await Task.sleep(for: .seconds(3))
         try await redis.restart()
 
@@ -314,6 +319,10 @@ final class ScaleoutTests: XCTestCase {
         XCTAssertEqual(notices[0].map(\.state), ["stalled", "flowing"], "\(notices[0])")
         XCTAssertEqual(notices[0].map(\.sequence), [beforeGap, beforeGap].compactMap { $0 }, "each notice names the last frame before it")
         XCTAssertTrue(notices[1].isEmpty, "no stream_status for a client that did not ask: \(notices[1])")
+        var latecomerNotices: [(state: String, sequence: Int)] = []
+        _ = try await frames(5, from: latecomer, notices: &latecomerNotices)
+        XCTAssertEqual(latecomerNotices.map(\.state), ["flowing"], "\(latecomerNotices)")
+        await latecomer.disconnect()
         for (index, edge) in edges.enumerated() {
             let seen = missing(in: sequences[index])
             XCTAssertGreaterThan(seen, 0, "the producer kept 5 of about 60 frames: the rest are lost")
