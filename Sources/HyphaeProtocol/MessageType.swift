@@ -32,6 +32,7 @@ public struct MessageType: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let error = MessageType("error")
     public static let streamEnd = MessageType("stream_end")
     public static let streamReloaded = MessageType("stream_reloaded")
+    public static let streamStatus = MessageType("stream_status")
 
     /// What a client may send, in the order the protocol introduces them.
     public static let clientTypes: [MessageType] = [.`init`, .auth, .subscribe, .unsubscribe, .pong, .close]
@@ -39,7 +40,7 @@ public struct MessageType: RawRepresentable, Hashable, Sendable, CustomStringCon
     /// What the server sends besides data frames.
     public static let serverTypes: [MessageType] = [
         .`init`, .authSuccess, .authFailed, .subscribeSuccess, .subscribeFailed, .unsubscribe,
-        .heartbeat, .error, .streamEnd, .streamReloaded,
+        .heartbeat, .error, .streamEnd, .streamReloaded, .streamStatus,
     ]
 
     /// Whether a message the server sent is one of the protocol's own rather than a data frame.

@@ -113,6 +113,17 @@ extension ServerMessage {
     }
 
     /// The subscription now reads a new version of its pipeline.
+    /// (ext) The stream stalled (its source's frames stopped coming) or flows again;
+    /// sent only to a subscriber that asked with `"stream_status": true`.
+    public static func streamStatus(streamID: String, stalled: Bool, reason: String?, sequence: Int) -> ServerMessage {
+        var payload: JSONObject = [
+            "state": .string(stalled ? "stalled" : "flowing"),
+            "sequence": .int(sequence),
+        ]
+        if let reason { payload["reason"] = .string(String(reason.prefix(300))) }
+        return ServerMessage(.streamStatus, streamID: streamID, payload: payload)
+    }
+
     public static func streamReloaded(streamID: String, pipelineVersion: String, params: JSONObject) -> ServerMessage {
         ServerMessage(.streamReloaded, streamID: streamID, payload: [
             "pipeline_version": .string(pipelineVersion),

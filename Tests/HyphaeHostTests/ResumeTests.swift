@@ -173,6 +173,9 @@ final class ResumeTests: XCTestCase {
                 XCTAssertTrue(refusal.errorMessage.hasPrefix(expected), "since \(since.jsonText): \(refusal.text)")
                 XCTAssertEqual(refusal.streamID, "s")
             }
+            try await client.send(type: "subscribe", payload: ["stream_id": "s", "stream_type": "ticker", "stream_status": "yes"])
+            let refusal = try await client.expectFailure("subscribe_failed", code: "SUBSCRIBE_ERROR")
+            XCTAssertTrue(refusal.errorMessage.hasPrefix("stream_status must be true or false"), refusal.text)
             // The connection is still usable, and the other client was served all along.
             try await client.subscribeSucceeding("s", to: "ticker", params: ["rate": 200])
             let frames = try await other.frames("other", count: 20).map { try XCTUnwrap($0.sequence) }

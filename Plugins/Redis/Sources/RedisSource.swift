@@ -12,7 +12,7 @@ import NIOCore
 /// `MAXLEN`, frames the producer dropped) shows as a jump in `sequence`, which it
 /// counts as `frames_missed`.
 public struct RedisSource: SourceStage {
-    public struct Configuration: StageConfiguration {
+    public struct Configuration: ReplayingConfiguration {
         public var server: RedisServerSettings
         public var stream: String?
         public var channel: String?
@@ -20,6 +20,8 @@ public struct RedisSource: SourceStage {
         public var blockMilliseconds: Int
         public var count: Int
         public var buffer: Int
+        /// A stream keeps its entries, so they can be read again; a channel does not.
+        public var offersReplay: Bool { stream != nil }
 
         public init(reading config: inout ConfigReader) {
             server = RedisServerSettings(reading: &config)
@@ -61,6 +63,12 @@ public struct RedisSource: SourceStage {
     private var pendingIndex = 0
     private var gaps = SequenceGaps()
     private var invalidEntries = 0
+    /// The last entry read, for the replayer (a stream only).
+    private let readPosition = StreamReadPosition()
+    /// Where subscribers learn that Redis stopped answering, when the host lends it.
+    private let flow: SourceFlow?
+    /// The last frame the run before this one handed on (a reload): reading starts after its entry.
+    private let continuing: StreamPosition?
 
     public init(configuration: Configuration, context: StageContext) throws {
         self.configuration = configuration
@@ -74,6 +82,12 @@ public struct RedisSource: SourceStage {
         health = context.resources[DependencyBoard.self]?.watch(pipeline: context.pipeline, dependency: dependency) ?? .unwatched(dependency)
         logger = context.logger
         lastID = configuration.start
+        continuing = configuration.stream == nil ? nil : context.continuing
+        if let continuing { gaps = SequenceGaps(after: continuing) }
+        flow = context.resources[SourceFlow.self]
+        if let stream = configuration.stream, let slot = context.resources[ReplaySlot.self] {
+            slot.offer(RedisReplayer(endpoint: endpoint, settings: resolvedSettings, stream: stream, position: readPosition))
+        }
     }
 
     /// What the source saw of the stream's numbering, for tests.
@@ -114,7 +128,8 @@ public struct RedisSource: SourceStage {
         let fresh = try await RedisConnection.connect(to: endpoint, settings: settings, on: RedisEventLoops.group.next())
         do {
             if let stream = configuration.stream {
-                if lastID == "$" { lastID = try await newestID(of: stream, on: fresh) }
+                if lastID == "$" { lastID = try await startingID(in: stream, on: fresh) }
+                readPosition.update(lastID)
             } else if let channel = configuration.channel {
                 _ = try await fresh.request(RESPCommand("SUBSCRIBE", channel), timeout: settings.connectTimeout)
                 pushes = fresh.pushes.makeAsyncIterator()
@@ -125,6 +140,7 @@ public struct RedisSource: SourceStage {
         }
         connection = fresh
         health.up()
+        flow?.flowing()
         backoff.reset()
         if everConnected {
             health.count("reconnects")
@@ -132,6 +148,24 @@ public struct RedisSource: SourceStage {
         }
         everConnected = true
         return fresh
+    }
+
+    /// Where a `start: $` run reads from: after the entry of the frame its predecessor
+    /// handed on last (a reload), when it is among the newest `count` entries, so that
+    /// the reload loses no frame; otherwise after the newest entry (and the frames in
+    /// between show as a counted gap).
+    private func startingID(in stream: String, on connection: RedisConnection) async throws -> String {
+        guard let continuing else { return try await newestID(of: stream, on: connection) }
+        let reply = try await connection.request(RESPCommand("XREVRANGE", stream, "+", "-", "COUNT", String(configuration.count)), timeout: settings.connectTimeout)
+        guard let entries = reply.elements else { throw RedisConnectionError("XREVRANGE answered \(reply), not an array") }
+        var newest: String?
+        for entry in entries {
+            guard let fields = entry.elements, fields.count == 2, let id = fields[0].text else { continue }
+            if newest == nil { newest = id }
+            guard let bytes = RedisReplayer.frameBytes(in: fields[1]), let frame = try? RelayedFrame.decode(bytes) else { continue }
+            if frame.epoch == continuing.epoch, frame.sequence <= continuing.sequence { return id }
+        }
+        return newest ?? "0-0"
     }
 
     /// The id of the stream's newest entry, so that a later reconnect resumes from a
@@ -148,6 +182,7 @@ public struct RedisSource: SourceStage {
         connection = nil
         pushes = nil
         health.down("\(error)")
+        flow?.stalled("Redis at \(endpoint) does not answer: \(error)")
         let wait = backoff.nextWait()
         if backoff.failures == 1 || backoff.failures.isMultiple(of: 50) {
             logger.warning("cannot read from Redis", metadata: ["event": "redis_unreachable", "redis": "\(endpoint)", "error": "\(error)", "attempts": "\(backoff.failures)"])
@@ -178,9 +213,10 @@ public struct RedisSource: SourceStage {
                     continue
                 }
                 lastID = id
-                accept(frameBytes(in: fields[1]), entry: id)
+                accept(RedisReplayer.frameBytes(in: fields[1]), entry: id)
             }
         }
+        readPosition.update(lastID)
     }
 
     private mutating func readChannel() async throws {
@@ -193,16 +229,6 @@ public struct RedisSource: SourceStage {
         // ["message", channel, payload]; subscribe confirmations and others are not frames.
         guard let parts = message.elements, parts.count == 3, parts[0].text == "message", case .bulkString(let bytes?) = parts[2] else { return }
         accept(bytes, entry: "message")
-    }
-
-    private func frameBytes(in fields: RESPValue) -> [UInt8]? {
-        guard let list = fields.elements else { return nil }
-        var index = 0
-        while index + 1 < list.count {
-            if list[index].text == "frame", case .bulkString(let bytes?) = list[index + 1] { return bytes }
-            index += 2
-        }
-        return nil
     }
 
     private mutating func accept(_ bytes: [UInt8]?, entry: String) {
@@ -261,6 +287,12 @@ public struct SequenceGaps: Sendable, Equatable {
     public private(set) var missed = 0
 
     public init() {}
+
+    /// Follows on from a stream whose last frame was `position` (a reload's predecessor).
+    public init(after position: StreamPosition) {
+        epoch = position.epoch
+        lastSequence = position.sequence
+    }
 
     public mutating func record(epoch: String, sequence: Int) -> Step {
         defer {

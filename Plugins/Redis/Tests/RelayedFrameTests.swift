@@ -47,6 +47,13 @@ final class RelayedFrameTests: XCTestCase {
         XCTAssertEqual(gaps.missed, 3)
     }
 
+    func testSequenceGapsFollowOnFromAPredecessor() {
+        var gaps = SequenceGaps(after: StreamPosition(epoch: "a", sequence: 9))
+        XCTAssertEqual(gaps.record(epoch: "a", sequence: 13), .gap(missed: 3), "a reload that skipped 10, 11, 12 counts them")
+        var next = SequenceGaps(after: StreamPosition(epoch: "a", sequence: 9))
+        XCTAssertEqual(next.record(epoch: "a", sequence: 10), .next)
+    }
+
     func testBackoffDoublesUpToItsCeilingWithJitter() {
         var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(1))
         var generator = SeededGenerator(seed: 7)

@@ -15,12 +15,19 @@ public struct StageContext: Sendable {
     /// What the program running the pipeline lends its stages, such as the host's
     /// WebSocket fan-out.
     public var resources: StageResources
+    /// On a reload, the last frame the run this one takes over from handed on: a
+    /// source that reads a stream numbered elsewhere (a relay) reads on after it, or
+    /// counts what it cannot (a jump in `sequence`). Nil for a fresh run.
+    public var continuing: StreamPosition?
 
-    public init(pipeline: String, instance: String, logger: Logger, resources: StageResources = StageResources()) {
+    public init(
+        pipeline: String, instance: String, logger: Logger, resources: StageResources = StageResources(), continuing: StreamPosition? = nil
+    ) {
         self.pipeline = pipeline
         self.instance = instance
         self.logger = logger
         self.resources = resources
+        self.continuing = continuing
     }
 }
 

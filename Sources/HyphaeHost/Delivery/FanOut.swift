@@ -56,14 +56,15 @@ final class FanOut: StageResource {
 
     /// Hands a frame to every loop with subscribers: into its inbox, scheduling a job
     /// on the loop only when none is pending (see `FrameInbox`).
-    func publish(_ encoded: EncodedFrame, deflated: DeflatedFrame? = nil) {
+    /// `epoch` is a relayed frame's producing run (nil for a frame this host numbered).
+    func publish(_ encoded: EncodedFrame, deflated: DeflatedFrame? = nil, epoch: String? = nil) {
         metrics.framesEmitted.add(1)
         nextSequence.store(encoded.sequence + 1, ordering: .relaxed)
         // Before the loops are read: a subscriber joining meanwhile finds the frame in
         // the history, or has its loop registered in time to get it live (`join`).
         // The history keeps the plain encoding: a replay goes out uncompressed, which
         // permessage-deflate allows message by message.
-        history.append(encoded)
+        history.append(encoded, epoch: epoch)
         let frame = PublishedFrame(encoded: encoded, deflated: deflated)
         let handles = loops.withLock { $0 }
         gate.dispatched(handles.count)
@@ -128,6 +129,18 @@ final class FanOut: StageResource {
     func join(_ subscription: Subscription, on eventLoop: EventLoop, since: ResumePoint?, before tell: (ResumeOutcome) -> Void) {
         let fanOut = loop(eventLoop)
         let resumption = history.resumption(after: since)
+        tell(resumption.outcome)
+        fanOut.add(subscription, replaying: resumption.frames, after: resumption.outcome.sequence)
+    }
+
+    /// As `join(_:on:since:before:)`, for a subscriber whose frames the source replayed
+    /// from its own store because this history could not answer (`FrameHistory.answers`).
+    func join(
+        _ subscription: Subscription, on eventLoop: EventLoop, since: ResumePoint?, relayed: FrameHistory.RelayedReplay,
+        before tell: (ResumeOutcome) -> Void
+    ) {
+        let fanOut = loop(eventLoop)
+        let resumption = history.resumption(after: since, relayed: relayed)
         tell(resumption.outcome)
         fanOut.add(subscription, replaying: resumption.frames, after: resumption.outcome.sequence)
     }

@@ -29,6 +29,13 @@ final class FrameHistory: Sendable {
         var frames: [EncodedFrame]
     }
 
+    /// What a relaying source read again from its store, encoded for subscribers.
+    struct RelayedReplay: Sendable {
+        var position: StreamPosition
+        /// Every frame after the subscriber's `since` through `position`; nil when not all could be had.
+        var frames: [EncodedFrame]?
+    }
+
     private struct HeldFrame {
         var frame: EncodedFrame
         var heldAt: NIODeadline
@@ -65,17 +72,36 @@ final class FrameHistory: Sendable {
 
     var framesHeld: Int { state.withLock { $0.held.count } }
 
+    /// The sequence of the last frame published (-1 before the first).
+    var latestSequence: Int { state.withLock { $0.latest } }
+
+    /// The stream's epoch and its last frame's sequence; nil before the first frame.
+    var position: StreamPosition? {
+        state.withLock { $0.latest == ResumePoint.sequenceBeforeFirst ? nil : StreamPosition(epoch: $0.epoch, sequence: $0.latest) }
+    }
+
     /// Records a frame the producer publishes; call before handing it to the loops,
     /// so that a subscriber joining meanwhile finds it here or in its loop's inbox.
-    func append(_ frame: EncodedFrame) {
+    /// A relayed frame's `epoch` (its producer's run) becomes the stream's epoch, so a
+    /// client's `since` means the same on every host that relays it.
+    func append(_ frame: EncodedFrame, epoch relayedEpoch: String? = nil) {
         guard limits.keepsFrames else {
-            state.withLock { $0.latest = frame.sequence }
+            state.withLock { state in
+                state.latest = frame.sequence
+                if let relayedEpoch, state.epoch != relayedEpoch { state.epoch = relayedEpoch }
+            }
             return
         }
         let now = NIODeadline.now()
         // The buffer's capacity is what holding it pins, whatever part the frame fills.
         let held = HeldFrame(frame: frame, heldAt: now, bytes: frame.bytes.capacity)
         state.withLock { state in
+            if let relayedEpoch, state.epoch != relayedEpoch {
+                // Another run's numbering: the frames held so far cannot serve a `since` of it.
+                state.epoch = relayedEpoch
+                state.held.removeAll(keepingCapacity: true)
+                state.bytes = 0
+            }
             state.latest = frame.sequence
             state.held.append(held)
             state.bytes += held.bytes
@@ -134,6 +160,64 @@ final class FrameHistory: Sendable {
             }
             outcome.recovered = true
             return Resumption(outcome: outcome, frames: state.held[start...].map(\.frame))
+        }
+    }
+
+    /// Whether this history alone can answer a subscriber joining now: it has seen a
+    /// frame (so it knows the stream's epoch), and holds every frame after `since`.
+    func answers(_ since: ResumePoint?) -> Bool {
+        state.withLock { state in
+            guard state.latest != ResumePoint.sequenceBeforeFirst else { return false }
+            guard let since else { return true }
+            guard since.epoch == state.epoch, since.sequence <= state.latest else { return false }
+            if since.sequence == state.latest { return true }
+            return state.held.first.map { $0.frame.sequence <= since.sequence + 1 } ?? false
+        }
+    }
+
+    /// What a subscriber joining now is told and sent, given what the source replayed
+    /// from its own store (`relayed`: its position, and the frames after `since`
+    /// through it, encoded). The frames this history holds after that position follow
+    /// the replayed ones; frames the source read but has not published yet come live.
+    func resumption(after since: ResumePoint?, relayed replay: RelayedReplay) -> Resumption {
+        let now = NIODeadline.now()
+        return state.withLock { state in
+            evict(&state, now: now)
+            let position = replay.position
+            var outcome = ResumeOutcome(epoch: position.epoch, sequence: position.sequence)
+            var frames: [EncodedFrame] = []
+            if state.epoch == position.epoch, state.latest > position.sequence {
+                // Published since the source's position was read: this history must hold all of them.
+                guard let oldest = state.held.first, oldest.frame.sequence <= position.sequence + 1 else {
+                    outcome.sequence = state.latest
+                    if let since {
+                        outcome.recovered = false
+                        outcome.missed = since.epoch == state.epoch ? state.latest - since.sequence : nil
+                    }
+                    return Resumption(outcome: outcome, frames: [])
+                }
+                frames = state.held.filter { $0.frame.sequence > position.sequence }.map(\.frame)
+                outcome.sequence = state.latest
+            }
+            guard let since else { return Resumption(outcome: outcome, frames: frames) }
+            guard since.epoch == position.epoch else {
+                outcome.recovered = false
+                return Resumption(outcome: outcome, frames: [])
+            }
+            if since.sequence >= outcome.sequence {
+                // This host's source is behind the client's: what comes before it comes live, and is skipped.
+                outcome.sequence = since.sequence
+                outcome.recovered = true
+                return Resumption(outcome: outcome, frames: [])
+            }
+            guard let replayed = replay.frames else {
+                outcome.recovered = false
+                // Live frames follow from `outcome.sequence` + 1: everything before them is missed.
+                outcome.missed = outcome.sequence - since.sequence
+                return Resumption(outcome: outcome, frames: [])
+            }
+            outcome.recovered = true
+            return Resumption(outcome: outcome, frames: replayed + frames)
         }
     }
 

@@ -73,6 +73,12 @@ final class Subscription {
     let startedAt: NIODeadline
     let output: ConnectionOutput
     weak var owner: (any SubscriptionOwner)?
+    /// Whether the subscriber asked for `stream_status` notices (`"stream_status": true`
+    /// in its `subscribe`): a client that follows the shared contract alone never gets one.
+    var wantsStreamStatus = false
+    /// Whether the last `stream_status` it was sent said `stalled`: a notice that would
+    /// repeat it (one at the join and the same change reaching every subscriber) is not sent.
+    var toldStalled = false
     /// Where the frames come from; replaced when a reload moves the subscription.
     private(set) var fanOut: FanOut
     private(set) var params: ResolvedParams

@@ -136,6 +136,11 @@ final class InstanceManager: Sendable {
         }
     }
 
+    /// Whether new subscribers may still join `instance`: it has not ended, nor been retired by a reload.
+    func isRunning(_ instance: PipelineInstance) -> Bool {
+        state.withLock { $0.entries[ObjectIdentifier(instance.fanOut)]?.isRunning ?? false }
+    }
+
     /// The running instances of a pipeline.
     func instances(of pipeline: String) -> [PipelineInstance] {
         state.withLock { state in

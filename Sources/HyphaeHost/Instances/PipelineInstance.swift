@@ -12,6 +12,12 @@ final class PipelineInstance: Sendable {
     let pipeline: String
     let configuration: PipelineConfiguration
     let fanOut: FanOut
+    /// Where a relaying source offers to replay its frames (PROTOCOL.md, Resume): lent
+    /// to a shared instance whose frames reach the sink unchanged, so that a replayed
+    /// frame is the frame subscribers were sent. Nil otherwise.
+    let replaySlot: ReplaySlot?
+    /// Tells the subscribers that asked when the source stalls and flows again.
+    private let sourceFlow: SourceFlow
     private let task = Mutex<Task<Void, Never>?>(nil)
     private let logger: Logger
     /// Where the run's stages report the services they depend on (`/ready`, `/metrics`).
@@ -38,15 +44,25 @@ final class PipelineInstance: Sendable {
                 frames: sinks.map(\.historyFrames).max() ?? 0, seconds: sinks.map(\.historySeconds).max() ?? 0,
                 bytes: sinks.map(\.historyMaxBytes).max() ?? 0)
             : .none
-        fanOut = FanOut(metrics: metrics, batchWindow: .milliseconds(Int64(windows.min() ?? 0)), history: history)
+        let fanOut = FanOut(metrics: metrics, batchWindow: .milliseconds(Int64(windows.min() ?? 0)), history: history)
+        self.fanOut = fanOut
+        replaySlot = history.keepsFrames && configuration.transforms.isEmpty && configuration.sourceOffersReplay ? ReplaySlot() : nil
+        sourceFlow = SourceFlow { state in
+            let notice = StreamNotice.status(state, sequence: fanOut.history.latestSequence)
+            fanOut.forEachSubscriptionAfterWaitingFrames { $0.notify(notice) }
+        }
     }
+
+    /// Whether the source says it stalled, for a subscriber that joins meanwhile.
+    var sourceState: SourceFlow.State { sourceFlow.state }
 
     var version: String { configuration.version }
     var metrics: PipelineMetrics { fanOut.metrics }
 
     /// Starts the run unless it is running; the first subscriber is attached by then,
-    /// so a finite run's first frame reaches it. `sequence` numbers its first frame.
-    func startIfNeeded(sequence: Int = 0) {
+    /// so a finite run's first frame reaches it. `sequence` numbers its first frame;
+    /// `continuing` is the predecessor's last frame, on a reload.
+    func startIfNeeded(sequence: Int = 0, continuing: StreamPosition? = nil) {
         task.withLock { task in
             guard task == nil else { return }
             metrics.instances.add(1)
@@ -54,7 +70,7 @@ final class PipelineInstance: Sendable {
             task = Task { [self] in
                 let end: StreamEnd
                 do {
-                    var run = try PipelineRun(configuration: configuration, context: stageContext(instance: id))
+                    var run = try PipelineRun(configuration: configuration, context: stageContext(instance: id, continuing: continuing))
                     run.sequence = sequence
                     end = await run.run()
                 } catch {
@@ -92,10 +108,12 @@ final class PipelineInstance: Sendable {
         _ = try PipelineRun(configuration: configuration, context: probe.stageContext(instance: probe.id))
     }
 
-    private func stageContext(instance: String) -> StageContext {
+    private func stageContext(instance: String, continuing: StreamPosition? = nil) -> StageContext {
         var resources = StageResources()
         resources[FanOut.self] = fanOut
         resources[DependencyBoard.self] = dependencies
-        return StageContext(pipeline: pipeline, instance: instance, logger: logger, resources: resources)
+        resources[ReplaySlot.self] = replaySlot
+        resources[SourceFlow.self] = sourceFlow
+        return StageContext(pipeline: pipeline, instance: instance, logger: logger, resources: resources, continuing: continuing)
     }
 }

@@ -12,6 +12,10 @@ enum StreamNotice: Sendable, Equatable {
     case ended(StreamEndReason, message: String)
     /// A stage failed: an `error` with `STREAM_ERROR`, then `stream_end` with `error`.
     case failed(message: String)
+    /// The source stopped getting frames (a service it reads does not answer), or gets
+    /// them again; only to subscribers that asked (`stream_status`). `sequence` is the
+    /// last frame published before the change.
+    case status(SourceFlow.State, sequence: Int)
 
     /// How a run's end reads to its subscribers.
     init(_ end: StreamEnd) {
@@ -33,6 +37,20 @@ extension Subscription {
             offerNotice(ServerFrames.message(message, timestamp: timestamp, allocator: allocator))
         case .ended(let reason, let text):
             end(reason, text, timestamp: timestamp, allocator: allocator)
+        case .status(let state, let sequence):
+            guard wantsStreamStatus else { return }
+            let message: ServerMessage
+            switch state {
+            case .stalled(let reason):
+                guard !toldStalled else { return }
+                message = .streamStatus(streamID: streamID, stalled: true, reason: reason, sequence: sequence)
+            case .flowing:
+                // `flowing` answers a `stalled` this subscriber was sent, and nothing else.
+                guard toldStalled else { return }
+                message = .streamStatus(streamID: streamID, stalled: false, reason: nil, sequence: sequence)
+            }
+            toldStalled.toggle()
+            offerNotice(ServerFrames.message(message, timestamp: timestamp, allocator: allocator))
         case .failed(let text):
             let error = ServerMessage.error(.streamError, text, streamID: streamID, timestamp: timestamp)
             offerNotice(ServerFrames.message(error, timestamp: timestamp, allocator: allocator))

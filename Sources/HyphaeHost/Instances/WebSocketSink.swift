@@ -24,7 +24,7 @@ struct WebSocketSink: SinkStage {
     mutating func consume(_ frame: Frame) async throws {
         guard let fanOut else { return }
         let encoded = encoder.encode(frame)
-        fanOut.publish(encoded, deflated: fanOut.wantsCompressedFrames ? deflater.deflate(encoded) : nil)
+        fanOut.publish(encoded, deflated: fanOut.wantsCompressedFrames ? deflater.deflate(encoded) : nil, epoch: frame.epoch)
         await fanOut.waitUntilOpen()
     }
 

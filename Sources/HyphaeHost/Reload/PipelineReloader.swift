@@ -169,13 +169,14 @@ public actor PipelineReloader {
         for old in manager.instances(of: name) where old.version != definition.version {
             manager.retire(old)
             let nextSequence = await old.stopAndWait()
+            let lastFrame = old.fanOut.history.position
             let successors = SuccessorInstances(definition: definition, manager: manager, continuing: old.fanOut)
             for handle in old.fanOut.handles {
                 try? await handle.eventLoop.submit {
                     Self.moveSubscribers(of: old.fanOut.afterWaitingFrames(handle), from: old, to: definition, successors: successors, manager: manager)
                 }.get()
             }
-            for instance in successors.created { instance.startIfNeeded(sequence: nextSequence) }
+            for instance in successors.created { instance.startIfNeeded(sequence: nextSequence, continuing: lastFrame) }
         }
     }
 

@@ -381,6 +381,10 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
             case .failure(let problem): return fail(.subscribeError, problem.description)
             }
         }
+        let statusRequest = payload["stream_status"]
+        if let statusRequest, statusRequest != .null, statusRequest.boolValue == nil {
+            return fail(.subscribeError, "stream_status must be true or false (whether to send stream_status notices), found \(statusRequest.typeDescription)")
+        }
         guard let sink = sinkConfiguration(of: configured) else {
             return fail(.unknownStream, "'\(definition.name)' has no websocket sink, so it cannot be subscribed to")
         }
@@ -401,26 +405,81 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
             output: output, fanOut: instance.fanOut, params: configured.params
         )
         subscription.owner = self
+        subscription.wantsStreamStatus = statusRequest?.boolValue == true
         subscriptions[streamID] = subscription
         host.metrics.subscriptionsActive.add(1)
         instance.metrics.subscribers.add(1)
-        var resumed: ResumeOutcome?
-        instance.fanOut.join(subscription, on: channel.eventLoop, since: since) { outcome in
-            resumed = outcome
+        let tell: (ResumeOutcome) -> Void = { [self] outcome in
             send(.subscribeSuccess(
                 streamID: streamID, pipeline: definition.name, params: configured.params.values,
                 pipelineVersion: definition.version, resume: outcome))
+            var metadata: Logger.Metadata = [
+                "event": "subscribed", "stream_id": "\(streamID)", "pipeline": "\(definition.name)", "instance": "\(instance.id)",
+                "epoch": "\(outcome.epoch)", "sequence": "\(outcome.sequence)",
+            ]
+            if let since {
+                metadata["since_sequence"] = "\(since.sequence)"
+                metadata["recovered"] = "\(outcome.recovered ?? false)"
+                if let missed = outcome.missed { metadata["missed"] = "\(missed)" }
+            }
+            logger.info("subscribed", metadata: metadata)
         }
+        if let slot = instance.replaySlot, !instance.fanOut.history.answers(since) {
+            // A relayed stream this host cannot answer for alone: its source knows the
+            // producer's epoch and can read the frames after `since` again.
+            instance.startIfNeeded()
+            joinAfterReplay(subscription, of: instance, from: slot, since: since, on: channel.eventLoop, tell: tell)
+            return
+        }
+        instance.fanOut.join(subscription, on: channel.eventLoop, since: since, before: tell)
+        Self.tellIfStalled(subscription, of: instance)
         instance.startIfNeeded()
-        var metadata: Logger.Metadata = [
-            "event": "subscribed", "stream_id": "\(streamID)", "pipeline": "\(definition.name)", "instance": "\(instance.id)",
-        ]
-        if let since, let resumed {
-            metadata["since_sequence"] = "\(since.sequence)"
-            metadata["recovered"] = "\(resumed.recovered ?? false)"
-            if let missed = resumed.missed { metadata["missed"] = "\(missed)" }
+    }
+
+    /// A subscriber that joins a stalled stream is told at once, behind its replay,
+    /// rather than at the next change.
+    private static func tellIfStalled(_ subscription: Subscription, of instance: PipelineInstance) {
+        let state = instance.sourceState
+        guard subscription.wantsStreamStatus, case .stalled = state else { return }
+        subscription.notify(.status(state, sequence: instance.fanOut.history.latestSequence))
+        subscription.output.flush()
+    }
+
+    /// How long a subscribe waits for a relaying source to replay what its history lacks.
+    static let replayTimeout: Duration = .seconds(3)
+
+    /// Asks the instance's source for its position and the frames after `since`, off
+    /// the loop, then joins the subscription on it (when it is still wanted). Without
+    /// an answer in time it joins as if the source could not replay.
+    private func joinAfterReplay(
+        _ subscription: Subscription, of instance: PipelineInstance, from slot: ReplaySlot, since: ResumePoint?,
+        on eventLoop: EventLoop, tell: @escaping (ResumeOutcome) -> Void
+    ) {
+        let held = instance.fanOut.history.limits
+        let limits = ReplayLimits(frames: held.frames, bytes: held.bytes, timeout: Self.replayTimeout)
+        let point = since.map { StreamPosition(epoch: $0.epoch, sequence: $0.sequence) }
+        let replayed = eventLoop.makeFutureWithTask { () -> FrameHistory.RelayedReplay? in
+            guard let replay = await slot.replay(after: point, limits: limits), let position = replay.position else { return nil }
+            var encoder = FrameEncoder()
+            let frames = replay.frames.map { $0.map { encoder.encode($0) } }
+            return FrameHistory.RelayedReplay(position: position, frames: frames)
         }
-        logger.info("subscribed", metadata: metadata)
+        replayed.assumeIsolated().whenComplete { [self] result in
+            guard subscriptions[subscription.streamID] === subscription, let output, output.isOpen, !isClosing else { return }
+            guard host.instances.isRunning(instance) else {
+                // It ended, or a reload retired it, while the source was asked: its
+                // notices went to the subscribers it had, so this one is told here.
+                subscription.notify(.failed(message: "the stream's instance ended while this subscription was resuming; subscribe again"))
+                output.flush()
+                return
+            }
+            if case .success(let relayed?) = result {
+                instance.fanOut.join(subscription, on: eventLoop, since: since, relayed: relayed, before: tell)
+            } else {
+                instance.fanOut.join(subscription, on: eventLoop, since: since, before: tell)
+            }
+            Self.tellIfStalled(subscription, of: instance)
+        }
     }
 
     private struct Refusal: Error {

@@ -25,14 +25,14 @@ final class ScaleoutTests: XCTestCase {
 
     /// The producer keeps only `buffer` frames while Redis is down, so that an outage
     /// of a few seconds loses frames for the edges to count.
-    private func startRelay(producerBuffer: Int = 5) async throws {
+    private func startRelay(producerBuffer: Int = 5, producerRate: Int = 20, edgeHistoryFrames: Int = 1000) async throws {
         redis = try await RedisServerProcess.start()
         let producerFolder = try TemporaryFolder()
         _ = try producerFolder.write("relay.yaml", """
             name: relay
             source:
               type: ticker
-              rate: 20
+              rate: \(producerRate)
             sinks:
               - type: redis
                 url: \(redis.url)
@@ -41,23 +41,29 @@ final class ScaleoutTests: XCTestCase {
                 buffer: \(producerBuffer)
             """)
         let edgeFolder = try TemporaryFolder()
-        _ = try edgeFolder.write("relay.yaml", """
-            name: relay
-            source:
-              type: redis_source
-              url: \(redis.url)
-              stream: relay
-              block_ms: 500
-            sinks:
-              - type: websocket
-                path: /ws/relay
-            """)
+        _ = try edgeFolder.write("relay.yaml", Self.edgePipeline(redisURL: redis.url, historyFrames: edgeHistoryFrames, blockMilliseconds: 500))
         folders = [producerFolder, edgeFolder]
 
         try startProducer()
         for _ in 0..<2 {
             edges.append(try await ServeProcess.start(["--pipelines", edgeFolder.url.path], environment: ["MFN_ENV": "dev"]))
         }
+    }
+
+    private static func edgePipeline(redisURL: String, historyFrames: Int, blockMilliseconds: Int) -> String {
+        """
+        name: relay
+        source:
+          type: redis_source
+          url: \(redisURL)
+          stream: relay
+          block_ms: \(blockMilliseconds)
+        sinks:
+          - type: websocket
+            path: /ws/relay
+            history:
+              frames: \(historyFrames)
+        """
     }
 
     private func startProducer() throws {
@@ -77,11 +83,32 @@ final class ScaleoutTests: XCTestCase {
         return client
     }
 
+    /// Subscribes with the payload given (beside the stream id) and returns `subscribe_success`.
+    private func subscribe(to edge: ServeProcess, as streamID: String, with payload: JSONObject) async throws -> (ProtocolClient, JSONObject) {
+        let client = try await edge.connect("/ws/relay")
+        var request = payload
+        request["stream_id"] = .string(streamID)
+        try await client.send(type: "subscribe", payload: request)
+        return (client, try await client.expect("subscribe_success"))
+    }
+
     /// The next data frames' sequences and counts, skipping heartbeats.
     private func frames(_ count: Int, from client: ProtocolClient) async throws -> [(sequence: Int, count: Int, timestamp: Double)] {
+        var notices: [(state: String, sequence: Int)] = []
+        return try await frames(count, from: client, notices: &notices)
+    }
+
+    /// As `frames(_:from:)`, keeping the `stream_status` notices met on the way.
+    private func frames(
+        _ count: Int, from client: ProtocolClient, notices: inout [(state: String, sequence: Int)]
+    ) async throws -> [(sequence: Int, count: Int, timestamp: Double)] {
         var frames: [(sequence: Int, count: Int, timestamp: Double)] = []
         while frames.count < count {
             let message = try await client.nextMessage(timeout: .seconds(30))
+            if message.type == "stream_status" {
+                notices.append((message.payload["state"]?.stringValue ?? "", message.int("sequence") ?? -2))
+                continue
+            }
             guard message.type == "tick", let sequence = message.sequence, let value = message.int("count") else {
                 XCTAssertNotEqual(message.type, "stream_end", message.text)
                 XCTAssertNotEqual(message.type, "error", message.text)
@@ -98,6 +125,19 @@ final class ScaleoutTests: XCTestCase {
         return line.flatMap { $0.split(separator: " ").last }.flatMap { Int($0) } ?? 0
     }
 
+    /// The epoch of the stream's newest entry, as the producer wrote it; waits for the first.
+    private func newestEpochInRedis() async throws -> String {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            let newest = try redis.cli(["XREVRANGE", "relay", "+", "-", "COUNT", "1"])
+            if let marker = newest.range(of: "{\"epoch\":\"") {
+                return String(newest[marker.upperBound...].prefix { $0 != "\"" })
+            }
+            guard ContinuousClock.now < deadline else { throw ExpectationFailure("the producer wrote nothing to Redis within 30 s") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     /// Jumps in a run of sequence numbers: how many numbers never came.
     private func missing(in sequences: [Int]) -> Int {
         zip(sequences, sequences.dropFirst()).reduce(0) { $0 + max(0, $1.1 - $1.0 - 1) }
@@ -105,8 +145,15 @@ final class ScaleoutTests: XCTestCase {
 
     func testTwoEdgesServeTheProducersSequence() async throws {
         try await startRelay()
-        let first = try await subscribe(to: edges[0], as: "a")
-        let second = try await subscribe(to: edges[1], as: "b")
+        // Give the producer time to write its first entries, so that each edge's new
+        // instance finds the producer's epoch in Redis.
+        let producerEpoch = try await newestEpochInRedis()
+        let (first, firstSuccess) = try await subscribe(to: edges[0], as: "a", with: [:])
+        let (second, secondSuccess) = try await subscribe(to: edges[1], as: "b", with: [:])
+        let epoch = try XCTUnwrap(firstSuccess.payload["epoch"]?.stringValue, firstSuccess.text)
+        XCTAssertEqual(epoch, producerEpoch, "the producer's run, not the edge's: \(firstSuccess.text)")
+        XCTAssertEqual(secondSuccess.payload["epoch"]?.stringValue, epoch, "both edges name the producer's run, not their own")
+        XCTAssertGreaterThanOrEqual(firstSuccess.int("sequence") ?? -1, 0, "the producer's latest sequence: \(firstSuccess.text)")
         let fromFirst = try await frames(60, from: first)
         let fromSecond = try await frames(60, from: second)
         XCTAssertEqual(missing(in: fromFirst.map(\.sequence)), 0)
@@ -123,12 +170,120 @@ final class ScaleoutTests: XCTestCase {
         await second.disconnect()
     }
 
+    /// An edge dies (SIGKILL) under its client, which resumes on the other edge with
+    /// `since`. That edge ran no instance of the stream, so its history is empty: it
+    /// reads the frames the client missed back from Redis. Across both edges the client
+    /// has every frame once, in order.
+    func testAClientResumesOnAnotherEdgeWithNoGapWhenItsEdgeDies() async throws {
+        try await startRelay()
+        _ = try await newestEpochInRedis()
+        let (client, success) = try await subscribe(to: edges[0], as: "a", with: [:])
+        let epoch = try XCTUnwrap(success.payload["epoch"]?.stringValue, success.text)
+        var seen = try await frames(20, from: client).map(\.sequence)
+        kill(edges[0].process.processIdentifier, SIGKILL)
+        // Whatever was on its way before the connection broke.
+        while let message = try? await client.nextMessage(timeout: .seconds(5)) {
+            if message.type == "tick", let sequence = message.sequence { seen.append(sequence) }
+        }
+        let last = try XCTUnwrap(seen.last)
+        // The stream goes on without the client (20 frames a second): the frames after
+        // `last` are in Redis only, until it resumes.
+        try await Task.sleep(for: .seconds(1))
+
+        let (resumed, reply) = try await subscribe(to: edges[1], as: "a", with: ["since": ["epoch": .string(epoch), "sequence": .int(last)]])
+        XCTAssertEqual(reply.payload["recovered"], .bool(true), reply.text)
+        XCTAssertEqual(reply.payload["epoch"]?.stringValue, epoch, "one producer, one epoch on every edge")
+        XCTAssertNil(reply.payload["missed"], reply.text)
+        let latest = try XCTUnwrap(reply.int("sequence"))
+        XCTAssertGreaterThan(latest - last, 5, "frames passed while the client was away, and came from Redis: \(reply.text)")
+        seen += try await frames(latest - last + 20, from: resumed).map(\.sequence)
+        XCTAssertEqual(seen, Array(seen[0]..<(seen[0] + seen.count)), "no gap and no duplicate across both edges")
+
+        // More clients of the dead edge resume at once, from the same point: the frames
+        // after it are older than anything edge B holds, so each one is read from Redis.
+        let port = edges[1].port
+        let storm = try await withThrowingTaskGroup(of: [Int].self) { group in
+            for index in 0..<8 {
+                group.addTask {
+                    let client = try await ProtocolClient.connect(host: "127.0.0.1", port: port, path: "/ws/relay")
+                    try await client.send(type: "subscribe", payload: ["stream_id": .string("s\(index)"), "since": ["epoch": .string(epoch), "sequence": .int(last)]])
+                    let reply = try await client.expect("subscribe_success")
+                    guard reply.payload["recovered"] == .bool(true), let latest = reply.int("sequence") else {
+                        throw ExpectationFailure("not recovered: \(reply.text)")
+                    }
+                    var sequences: [Int] = []
+                    while sequences.count < latest - last + 5 {
+                        let message = try await client.nextMessage(timeout: .seconds(30))
+                        if message.type == "tick", let sequence = message.sequence { sequences.append(sequence) }
+                    }
+                    await client.disconnect()
+                    return sequences
+                }
+            }
+            return try await group.reduce(into: [[Int]]()) { $0.append($1) }
+        }
+        XCTAssertEqual(storm.count, 8)
+        for sequences in storm {
+            XCTAssertEqual(sequences, Array((last + 1)..<(last + 1 + sequences.count)), "every frame after since, once, in order")
+        }
+        await resumed.disconnect()
+    }
+
+    /// A client resuming from further back than the history's bounds reach is told how
+    /// many frames it missed, and gets live ones.
+    func testAResumeBeyondTheHistoryIsNotRecoveredAndCounted() async throws {
+        try await startRelay(edgeHistoryFrames: 10)
+        let epoch = try await newestEpochInRedis()
+        // Let more than 10 frames pass in Redis.
+        while Int(try redis.cli(["XLEN", "relay"]).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 < 30 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let (client, reply) = try await subscribe(to: edges[1], as: "a", with: ["since": ["epoch": .string(epoch), "sequence": .int(0)]])
+        XCTAssertEqual(reply.payload["recovered"], .bool(false), reply.text)
+        let latest = try XCTUnwrap(reply.int("sequence"))
+        XCTAssertEqual(reply.int("missed"), latest, "every frame after 0 up to the latest: \(reply.text)")
+        let live = try await frames(5, from: client).map(\.sequence)
+        XCTAssertEqual(live, Array((latest + 1)...(latest + 5)), reply.text)
+        await client.disconnect()
+    }
+
+    /// The edge's pipeline file changes under a client: the new version's source reads
+    /// on after the last frame the old one handed on, so the client's sequence goes on
+    /// across `stream_reloaded` with no gap and no duplicate, and nothing is counted missed.
+    func testAnEdgeReloadLosesNoFrame() async throws {
+        // 500 frames a second: a source that started from the newest entry after the
+        // reload would skip those written while the old one stopped and the new one started.
+        try await startRelay(producerRate: 500)
+        _ = try await newestEpochInRedis()
+        let client = try await subscribe(to: edges[0], as: "a")
+        var seen = try await frames(10, from: client).map(\.sequence)
+        _ = try folders[1].write("relay.yaml", Self.edgePipeline(redisURL: redis.url, historyFrames: 1000, blockMilliseconds: 400))
+        var reloadedAfter: Int?
+        while reloadedAfter == nil || seen.count < (reloadedAfter ?? 0) + 200 {
+            let message = try await client.nextMessage(timeout: .seconds(30))
+            XCTAssertNotEqual(message.type, "stream_end", message.text)
+            if message.type == "stream_reloaded" { reloadedAfter = seen.count }
+            if message.type == "tick", let sequence = message.sequence { seen.append(sequence) }
+        }
+        XCTAssertEqual(seen, Array(seen[0]..<(seen[0] + seen.count)), "no gap and no duplicate across the reload")
+        let missed = try await metric(edges[0], event: "frames_missed")
+        XCTAssertEqual(missed, 0)
+        await client.disconnect()
+    }
+
     /// Redis stops for 3 s: the edges keep their clients, say they are degraded, and
     /// once Redis is back the frames flow again; the frames lost meanwhile are a gap
-    /// in every client's sequence, and each edge counted exactly that gap.
+    /// in every client's sequence, and each edge counted exactly that gap. The client
+    /// that asked for `stream_status` is told the stream stalled, then that it flows
+    /// again, in order with its frames; the one that did not (as the shared contract
+    /// knows no such message) is sent none.
     func testARedisOutageIsACountedGapAndTheClientsStay() async throws {
         try await startRelay()
-        let clients = [try await subscribe(to: edges[0], as: "a"), try await subscribe(to: edges[1], as: "b")]
+        let clients = [
+            try await subscribe(to: edges[0], as: "a", with: ["stream_status": true]).0,
+            try await subscribe(to: edges[1], as: "b"),
+        ]
+        var notices: [[(state: String, sequence: Int)]] = [[], []]
         var sequences: [[Int]] = []
         for client in clients {
             sequences.append(try await frames(10, from: client).map(\.sequence))
@@ -145,15 +300,29 @@ final class ScaleoutTests: XCTestCase {
             XCTAssertEqual(ready.status, 200, "a degraded edge keeps serving")
             XCTAssertTrue(ready.body.contains("\"degraded\"") && ready.body.contains("redis://127.0.0.1:\(redis.port) stream relay"), ready.body)
         }
+        // A client that joins during the outage is told at once.
+        let (latecomer, _) = try await subscribe(to: edges[1], as: "late", with: ["stream_status": true])
+        let told = try await latecomer.nextMessage(timeout: .seconds(30))
+        XCTAssertEqual(told.type, "stream_status", told.text)
+        XCTAssertEqual(told.payload["state"]?.stringValue, "stalled", told.text)
         try await Task.sleep(for: .seconds(3))
         try await redis.restart()
 
         // Frames flow again on the same connections; read past the outage.
         for (index, client) in clients.enumerated() {
-            let after = try await frames(40, from: client).map(\.sequence)
+            let after = try await frames(40, from: client, notices: &notices[index]).map(\.sequence)
             sequences[index] += after
             XCTAssertTrue(client.isActive)
         }
+        // The last frame before the jump is where the stream stalled.
+        let beforeGap = zip(sequences[0], sequences[0].dropFirst()).first { $0.1 != $0.0 + 1 }?.0
+        XCTAssertEqual(notices[0].map(\.state), ["stalled", "flowing"], "\(notices[0])")
+        XCTAssertEqual(notices[0].map(\.sequence), [beforeGap, beforeGap].compactMap { $0 }, "each notice names the last frame before it")
+        XCTAssertTrue(notices[1].isEmpty, "no stream_status for a client that did not ask: \(notices[1])")
+        var latecomerNotices: [(state: String, sequence: Int)] = []
+        _ = try await frames(5, from: latecomer, notices: &latecomerNotices)
+        XCTAssertEqual(latecomerNotices.map(\.state), ["flowing"], "\(latecomerNotices)")
+        await latecomer.disconnect()
         for (index, edge) in edges.enumerated() {
             let seen = missing(in: sequences[index])
             XCTAssertGreaterThan(seen, 0, "the producer kept 5 of about 60 frames: the rest are lost")
