@@ -40,8 +40,9 @@ final class LatencyHistogram: Sendable {
             text += "\(name)_bucket{\(labels)\(labels.isEmpty ? "" : ",")le=\"\(bound)\"} \(cumulative)\n"
         }
         text += "\(name)_bucket{\(labels)\(labels.isEmpty ? "" : ",")le=\"+Inf\"} \(count.current)\n"
-        text += "\(name)_sum{\(labels)} \(Double(sumMicroseconds.current) / 1_000_000)\n"
-        text += "\(name)_count{\(labels)} \(count.current)\n"
+        let braced = labels.isEmpty ? "" : "{\(labels)}"
+        text += "\(name)_sum\(braced) \(Double(sumMicroseconds.current) / 1_000_000)\n"
+        text += "\(name)_count\(braced) \(count.current)\n"
     }
 }
 

@@ -44,7 +44,8 @@ final class HeapTrimmerTests: XCTestCase {
             let client = try await host.connect("/ws/ticker")
             try await client.subscribeSucceeding("t", params: ["rate": 100])
             _ = try await client.frames("t", count: 20)
-            XCTAssertEqual(Self.sampleCount(in: try await host.get("/metrics").body), 0)
+            let metrics = try await host.get("/metrics").body
+            XCTAssertEqual(Self.sampleCount(in: metrics), 0, metrics)
         }
     }
 
