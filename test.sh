@@ -54,6 +54,10 @@ fi
 # The Redis tests (Plugins/Redis, the scale-out tests) start Debian's redis-server on free ports.
 command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 || apt_install redis-server
 
+# The bench's raw mode is tested against a real nginx with the nchan module (RawBenchTests,
+# Tests/bench/nchan-server.sh), as Tests/bench/compare.sh measures Hyphae against it.
+command -v nginx >/dev/null 2>&1 && [ -f /usr/lib/nginx/modules/ngx_nchan_module.so ] || apt_install nginx libnginx-mod-nchan
+
 # The tests run `python3` from the PATH: this one.
 PATH="$PWD/$venv/bin:$PATH"
 export PATH
