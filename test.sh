@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds Hyphae and runs every test: the Swift suites, and through them the NumPy
 # cross-check of the MFN engine, the Python example client, the permessage-deflate
-# checks and the web console in a headless Chromium (installed from Debian's packages
-# when missing); the Python client package's tests (pytest, clients/python); then the example
+# checks, the web console in a headless Chromium and the bench against nginx + nchan
+# (installed from Debian's packages when missing); the Python client package's tests (pytest, clients/python); then the example
 # package that depends on Hyphae (Docs/examples/custom-host): its build, its tests and
 # its binary; then a short run of each libFuzzer target (Tests/fuzz). The Python
 # modules that the cross-check and the client need go into a virtual environment of
