@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds Hyphae and runs every test: the Swift suites, and through them the NumPy
 # cross-check of the MFN engine, the Python example client, the permessage-deflate
-# checks and the web console in a headless Chromium (installed from Debian's packages
-# when missing); the Python client package's tests (pytest, clients/python); then the example
+# checks, the web console in a headless Chromium and the bench against nginx + nchan
+# (installed from Debian's packages when missing); the Python client package's tests (pytest, clients/python); then the example
 # package that depends on Hyphae (Docs/examples/custom-host): its build, its tests and
 # its binary; then a short run of each libFuzzer target (Tests/fuzz). The Python
 # modules that the cross-check and the client need go into a virtual environment of
@@ -53,6 +53,10 @@ fi
 
 # The Redis tests (Plugins/Redis, the scale-out tests) start Debian's redis-server on free ports.
 command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 || apt_install redis-server
+
+# The bench's raw mode is tested against a real nginx with the nchan module (RawBenchTests,
+# Tests/bench/nchan-server.sh), as Tests/bench/compare.sh measures Hyphae against it.
+command -v nginx >/dev/null 2>&1 && [ -f /usr/lib/nginx/modules/ngx_nchan_module.so ] || apt_install nginx libnginx-mod-nchan
 
 # The tests run `python3` from the PATH: this one.
 PATH="$PWD/$venv/bin:$PATH"

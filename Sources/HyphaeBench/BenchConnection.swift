@@ -5,6 +5,9 @@ import NIOCore
 struct ClientPlan: Sendable {
     var index: Int
     var upgradeRequest: [UInt8]
+    /// False for a raw server (`RawTarget`): nothing is sent once upgraded, and every
+    /// text frame is data.
+    var speaksProtocol: Bool
     /// `init`, then `auth` when a key is given (built when sent, for a fresh timestamp).
     var initMessage: [UInt8]
     var authMessage: (@Sendable () -> [UInt8])?
@@ -32,6 +35,11 @@ final class BenchConnection: ChannelInboundHandler {
 
     private static let pongMessage: [UInt8] = Array(#"{"type":"pong"}"#.utf8)
     private static let closeMessage: [UInt8] = Array(#"{"type":"close"}"#.utf8)
+    /// Normal closure (1000), the payload of the close frame a raw client ends with.
+    private static let normalClosure: [UInt8] = [0x03, 0xE8]
+    /// A frame (or an upgrade response) longer than this is hostile or broken: the
+    /// client counts an error and closes rather than buffer it.
+    static let maximumBufferedBytes = 16 << 20
 
     private let plan: ClientPlan
     private let tally: LoopTally
@@ -104,6 +112,12 @@ final class BenchConnection: ChannelInboundHandler {
             return offset
         }
         buffer.moveReaderIndex(forwardBy: consumed)
+        if buffer.readableBytes > Self.maximumBufferedBytes {
+            tally.whole.errorMessages += 1
+            phase = .failed
+            context.close(promise: nil)
+            return
+        }
         if buffer.readableBytes > 0 {
             buffer.discardReadBytes()
             partial = buffer
@@ -118,6 +132,12 @@ final class BenchConnection: ChannelInboundHandler {
             return (end, switched)
         }
         guard let head else {
+            if buffer.readableBytes > Self.maximumBufferedBytes {
+                tally.whole.errorMessages += 1
+                phase = .failed
+                context.close(promise: nil)
+                return false
+            }
             partial = buffer
             return false
         }
@@ -132,6 +152,12 @@ final class BenchConnection: ChannelInboundHandler {
         upgradedAt = .now()
         tally.whole.connected += 1
         tally.whole.connectMicroseconds.record(Int((upgradedAt - createdAt).nanoseconds / 1000))
+        guard plan.speaksProtocol else {
+            // A raw server streams as soon as the socket is upgraded.
+            phase = .streaming
+            tally.whole.subscribed += 1
+            return true
+        }
         phase = .subscribing
         send(plan.initMessage, context: context, flush: false)
         if let authMessage = plan.authMessage { send(authMessage(), context: context, flush: false) }
@@ -148,7 +174,14 @@ final class BenchConnection: ChannelInboundHandler {
                 tally.whole.errorMessages += 1
                 return
             }
-            handleMessage(payload, frameLength: frame.length, context: context)
+            if plan.speaksProtocol {
+                handleMessage(payload, frameLength: frame.length, context: context)
+            } else {
+                handleRawMessage(payload, frameLength: frame.length)
+            }
+        case WebSocketWire.Opcode.binary.rawValue where !plan.speaksProtocol:
+            // A raw server's data is JSON text; anything else is malformed.
+            tally.whole.errorMessages += 1
         case WebSocketWire.Opcode.ping.rawValue:
             let pong = WebSocketWire.maskedFrame(opcode: .pong, payload: payload, allocator: context.channel.allocator)
             context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
@@ -173,22 +206,7 @@ final class BenchConnection: ChannelInboundHandler {
         switch MessageScanner.kind(of: message) {
         case .data:
             guard phase == .streaming else { return }
-            var gap = 0
-            if let sequence = MessageScanner.sequence(in: message) {
-                if let last = lastSequence {
-                    if sequence > last + 1 {
-                        gap = sequence - last - 1
-                    } else if sequence <= last {
-                        tally.whole.outOfOrder += 1
-                    }
-                }
-                lastSequence = sequence
-            }
-            var latency: Int?
-            if let timestamp = MessageScanner.timestamp(in: message) {
-                latency = Int((WallClock.nowMilliseconds() - timestamp) * 1000)
-            }
-            tally.recordFrame(latencyMicroseconds: latency, gap: gap, byteCount: frameLength, isSlowClient: plan.stopsReading)
+            recordData(sequence: MessageScanner.sequence(in: message), timestamp: MessageScanner.timestamp(in: message), frameLength: frameLength)
         case .heartbeat:
             tally.whole.heartbeats += 1
             send(Self.pongMessage, context: context, flush: true)
@@ -208,6 +226,42 @@ final class BenchConnection: ChannelInboundHandler {
         case .initReply, .authSuccess, .streamReloaded, .unsubscribe:
             break
         }
+    }
+
+    /// A raw server's text frame: a JSON object with `sequence` and `timestamp`, or an
+    /// error counted (and the frame otherwise ignored).
+    @inline(__always)
+    private func handleRawMessage(_ message: UnsafeRawBufferPointer, frameLength: Int) {
+        guard phase == .streaming, MessageScanner.isObject(message),
+            let sequence = MessageScanner.sequence(in: message), let timestamp = MessageScanner.timestamp(in: message),
+            timestamp.isFinite
+        else {
+            tally.whole.errorMessages += 1
+            return
+        }
+        recordData(sequence: sequence, timestamp: timestamp, frameLength: frameLength)
+    }
+
+    @inline(__always)
+    private func recordData(sequence: Int?, timestamp: Double?, frameLength: Int) {
+        var gap = 0
+        if let sequence {
+            if let last = lastSequence {
+                if sequence > last + 1 {
+                    gap = sequence - last - 1
+                } else if sequence <= last {
+                    tally.whole.outOfOrder += 1
+                }
+            }
+            lastSequence = sequence
+        }
+        var latency: Int?
+        if let timestamp {
+            // A clock far off, or a made-up timestamp, must not trap the conversion.
+            let microseconds = (WallClock.nowMilliseconds() - timestamp) * 1000
+            if abs(microseconds) < 1e15 { latency = Int(microseconds) }
+        }
+        tally.recordFrame(latencyMicroseconds: latency, gap: gap, byteCount: frameLength, isSlowClient: plan.stopsReading)
     }
 
     private func stopReading(context: ChannelHandlerContext) {
@@ -232,7 +286,10 @@ final class BenchConnection: ChannelInboundHandler {
     func close() {
         guard let context, isActive, !isClosingByRequest else { return }
         isClosingByRequest = true
-        if phase == .streaming || phase == .subscribing {
+        if !plan.speaksProtocol {
+            let frame = WebSocketWire.maskedFrame(opcode: .close, payload: Self.normalClosure, allocator: context.channel.allocator)
+            context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        } else if phase == .streaming || phase == .subscribing {
             send(Self.closeMessage, context: context, flush: true)
         }
         context.close(promise: nil)

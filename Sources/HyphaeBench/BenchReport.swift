@@ -77,7 +77,12 @@ public struct BenchReport: Sendable {
         }
         func milliseconds(_ value: Double) -> String { String(format: "%.2f ms", value) }
         if let label { lines.append("scenario: \(label)") }
-        row("target", "\(plan.usesTLS ? "wss" : "ws")://\(plan.host):\(plan.port)\(plan.path) pipeline \(plan.pipeline) \(plan.params.isEmpty ? "" : JSONValue.object(plan.params).jsonText)")
+        let address = "\(plan.usesTLS ? "wss" : "ws")://\(plan.host):\(plan.port)\(plan.path)"
+        if plan.wire == .raw {
+            row("target", "\(address) (raw: no protocol, text frames with sequence and timestamp)")
+        } else {
+            row("target", "\(address) pipeline \(plan.pipeline) \(plan.params.isEmpty ? "" : JSONValue.object(plan.params).jsonText)")
+        }
         row("clients", "\(plan.clients) (slow: \(slowClients)), stream ids \(plan.streamIDMode.rawValue), \(plan.threads) bench thread\(plan.threads == 1 ? "" : "s")")
         row("connected / subscribed", "\(connected) / \(subscribed) in \(String(format: "%.1f", connectPhaseSeconds)) s; failed connects \(connectFailures), refusals \(refusals)")
         row("connect time p50/p99/max", [0.5, 0.99].map { milliseconds(Double(whole.connectMicroseconds.value(atFraction: $0)) / 1000) }.joined(separator: " / ") + " / " + milliseconds(Double(whole.connectMicroseconds.maximum) / 1000))
@@ -87,7 +92,7 @@ public struct BenchReport: Sendable {
         row("latency p50/p90/p99", [0.5, 0.9, 0.99].map { milliseconds(latencyMilliseconds($0)) }.joined(separator: " / "))
         row("latency p99.9/max", milliseconds(latencyMilliseconds(0.999)) + " / " + milliseconds(latencyMaximumMilliseconds))
         row("gaps (dropped frames)", "\(gapsOfReadingClients) for reading clients, \(window.gapsOfSlowClients) for slow ones (whole run: \(whole.gaps))")
-        row("errors / disconnects", "\(whole.errorMessages) error messages, \(whole.disconnects) disconnects, \(whole.outOfOrder) out of order")
+        row("errors / disconnects", "\(whole.errorMessages) \(plan.wire == .raw ? "malformed frames" : "error messages"), \(whole.disconnects) disconnects, \(whole.outOfOrder) out of order")
         if !whole.closeCodes.isEmpty {
             row("close codes", whole.closeCodes.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: ", "))
         }
@@ -121,7 +126,8 @@ public struct BenchReport: Sendable {
         var object: JSONObject = [
             "bench": "run",
             "label": label.map(JSONValue.string) ?? .null,
-            "pipeline": .string(plan.pipeline),
+            "pipeline": plan.wire == .raw ? .null : .string(plan.pipeline),
+            "wire": .string(plan.wire.rawValue),
             "params": .object(plan.params),
             "clients": .int(plan.clients),
             "slow_clients": .int(slowClients),

@@ -53,3 +53,26 @@ public struct HostProcessProbe: Sendable {
         line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) }
     }
 }
+
+/// Several processes read as one server (nginx's master and its worker): CPU times
+/// and resident memory summed. A process that has gone reads as nothing.
+public struct ProcessGroupProbe: Sendable {
+    public let probes: [HostProcessProbe]
+
+    public init(pids: [Int32]) {
+        probes = pids.map(HostProcessProbe.init(pid:))
+    }
+
+    public func memory() -> HostProcessProbe.Memory? {
+        let memories = probes.compactMap { $0.memory() }
+        guard !memories.isEmpty else { return nil }
+        return HostProcessProbe.Memory(
+            residentKiB: memories.reduce(0) { $0 + $1.residentKiB }, peakKiB: memories.reduce(0) { $0 + $1.peakKiB })
+    }
+
+    public func cpuSplit() -> (user: Double, system: Double)? {
+        let splits = probes.compactMap { $0.cpuSplit() }
+        guard !splits.isEmpty else { return nil }
+        return (splits.reduce(0) { $0 + $1.user }, splits.reduce(0) { $0 + $1.system })
+    }
+}

@@ -14,6 +14,15 @@ public struct LoadPlan: Sendable {
         case unique
     }
 
+    /// What the clients speak once the WebSocket is open.
+    public enum Wire: String, Sendable {
+        /// Hyphae's protocol: init, auth, subscribe, pongs to heartbeats.
+        case hyphae
+        /// Nothing: every text frame is data with `sequence` and `timestamp` (`RawTarget`).
+        case raw
+    }
+
+    public var wire = Wire.hyphae
     public var host = "127.0.0.1"
     public var port = 8080
     public var path = "/ws"
@@ -35,7 +44,13 @@ public struct LoadPlan: Sendable {
     public var threads = 1
     /// Ends the run once every subscription has received `stream_end` (finite pipelines).
     public var untilStreamsEnd = false
-    public var hostPID: Int32?
+    /// The server's processes (a host, or nginx's master and worker): their CPU time
+    /// and resident memory are summed.
+    public var hostPIDs: [Int32] = []
+    public var hostPID: Int32? {
+        get { hostPIDs.first }
+        set { hostPIDs = newValue.map { [$0] } ?? [] }
+    }
     /// Source addresses 127.0.0.1 ... 127.0.0.<count> are used in turn.
     public var sourceAddressCount = 250
     /// Receive buffer of a slow consumer's socket, bytes (small, so its backpressure shows soon).
@@ -49,6 +64,16 @@ public struct LoadPlan: Sendable {
 
     public init() {}
 
+    /// Points the plan at a raw server (`RawTarget`): no protocol, no host counters.
+    public mutating func target(raw: RawTarget) {
+        wire = .raw
+        host = raw.host
+        port = raw.port
+        path = raw.path
+        usesTLS = raw.usesTLS
+        readHostCounters = false
+    }
+
     public func validate() throws(BenchError) {
         guard clients >= 1 else { throw BenchError("--clients must be at least 1") }
         guard rampPerSecond > 0 else { throw BenchError("--ramp must be a positive number of connections per second") }
@@ -57,6 +82,12 @@ public struct LoadPlan: Sendable {
         guard (1...64).contains(threads) else { throw BenchError("--threads takes 1 to 64") }
         guard (1...250).contains(sourceAddressCount) else { throw BenchError("--source-addresses takes 1 to 250") }
         guard usesTLS || caFile == nil else { throw BenchError("--ca-file is for a TLS host: add --tls") }
+        guard hostPIDs.allSatisfy({ $0 > 0 }) else { throw BenchError("--host-pid takes process ids above 0") }
+        if wire == .raw {
+            guard apiKey == nil, params.isEmpty, paramsPerClient.isEmpty, !untilStreamsEnd, !readHostCounters else {
+                throw BenchError("a raw server is sent nothing: --raw does not go with --api-key, --param, --param-per-client, --until-streams-end or the host's counters")
+            }
+        }
     }
 
     func isSlow(_ index: Int) -> Bool {
@@ -109,7 +140,7 @@ public final class LoadGenerator: Sendable {
 
     private func measure() async throws -> BenchReport {
         try plan.validate()
-        let probe = plan.hostPID.map(HostProcessProbe.init(pid:))
+        let probe = plan.hostPIDs.isEmpty ? nil : ProcessGroupProbe(pids: plan.hostPIDs)
         let memoryBefore = probe?.memory()
         let countersBefore = plan.readHostCounters
             ? await HostCounters.fetch(host: plan.host, port: plan.port, pipeline: plan.pipeline, group: group, tls: tls) : nil
@@ -244,6 +275,7 @@ public final class LoadGenerator: Sendable {
         return ClientPlan(
             index: index,
             upgradeRequest: WebSocketWire.upgradeRequest(path: plan.path, host: plan.host, port: plan.port),
+            speaksProtocol: plan.wire == .hyphae,
             initMessage: Array(initMessage.utf8), authMessage: authMessage, subscribeMessage: Array(subscribe.utf8),
             stopsReading: slow, resumesReadingAfter: slow ? plan.slowResumeAfterSeconds : nil)
     }
@@ -304,10 +336,10 @@ public final class LoadGenerator: Sendable {
 
 /// Polls the host's resident memory while the run lasts, keeping the highest.
 private final class MemorySampler: Sendable {
-    private let probe: HostProcessProbe?
+    private let probe: ProcessGroupProbe?
     private let peak = Atomic<Int>(0)
 
-    init(probe: HostProcessProbe?) {
+    init(probe: ProcessGroupProbe?) {
         self.probe = probe
     }
 

@@ -79,6 +79,16 @@ enum MessageScanner {
         return Array(message[start..<end])
     }
 
+    /// Whether the message starts (after JSON whitespace) with `{` and ends with `}`.
+    static func isObject(_ message: UnsafeRawBufferPointer) -> Bool {
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+        var start = 0
+        var end = message.count
+        while start < end, isSpace(message[start]) { start += 1 }
+        while end > start, isSpace(message[end - 1]) { end -= 1 }
+        return end - start >= 2 && message[start] == UInt8(ascii: "{") && message[end - 1] == UInt8(ascii: "}")
+    }
+
     static func contains(_ needle: [UInt8], in message: UnsafeRawBufferPointer) -> Bool {
         find(needle, in: message, from: 0) != nil
     }

@@ -17,6 +17,12 @@ struct BenchRun: AsyncParsableCommand {
             Example: hyphae bench run --clients 1000 --param rate=100 --param payload_bytes=256
             With --tls the clients connect with wss:// (and read the counters with https://),
             trusting the system's CAs or only --ca-file; the connect time then includes the handshake.
+            With --raw URL the clients load any WebSocket server that sends, once upgraded, text frames
+            that are JSON objects with `sequence` and `timestamp` (ms since the epoch), and expects
+            nothing from its clients (nginx with nchan, for one): the same clients, threads and
+            figures, with nothing sent but pongs and the close; a frame without both fields counts
+            as an error. Example: hyphae bench run --raw ws://127.0.0.1:8080/sub --clients 1000
+            --host-pid <master> --host-pid <worker>
             """
     )
 
@@ -39,7 +45,10 @@ struct BenchRun: AsyncParsableCommand {
     @Option(help: "The bench's event loop threads.") var threads = 1
     @Flag(help: "End the window when every subscription has received stream_end (finite pipelines), or after --duration.")
     var untilStreamsEnd = false
-    @Option(help: "The host's process id: report its CPU time and resident memory.") var hostPid: Int32?
+    @Option(help: "The host's process id: report its CPU time and resident memory (repeatable: the processes are summed).")
+    var hostPid: [Int32] = []
+    @Option(help: ArgumentHelp("Load a server that speaks no protocol at this ws:// or wss:// URL (see above); replaces --host, --port, --path and --tls.", valueName: "url"))
+    var raw: String?
     @Option(help: "Source addresses to spread over: 127.0.0.1 to 127.0.0.N.") var sourceAddresses = 250
     @Flag(help: "Do not read the pipeline's counters from GET /pipelines.") var noHostCounters = false
     @Option(help: "A name for this run in the report.") var label: String?
@@ -69,11 +78,18 @@ struct BenchRun: AsyncParsableCommand {
         plan.signAuth = !unsigned
         plan.threads = threads
         plan.untilStreamsEnd = untilStreamsEnd
-        plan.hostPID = hostPid
+        plan.hostPIDs = hostPid
         plan.sourceAddressCount = sourceAddresses
         plan.readHostCounters = !noHostCounters
         plan.usesTLS = tls
         plan.caFile = caFile
+        if let raw {
+            do {
+                plan.target(raw: try RawTarget(url: raw))
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
         do {
             try plan.validate()
         } catch {
