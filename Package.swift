@@ -56,7 +56,7 @@ let vectorTuning: [String: [SwiftSetting]] = {
 // under test get coverage and address-sanitizer instrumentation; the dependencies (NIO, Crypto,
 // Yams) are built as usual, which keeps the build short enough for ./test.sh. For the same
 // reason no target depends on HyphaeProtocol, whose Crypto (BoringSSL) takes minutes to
-// build: the protocol files a target reads are symbolic links to the same sources.
+// build: the frame fuzzer reads HyphaeWire, which HyphaeProtocol re-exports.
 let fuzzing = Context.environment["HYPHAE_FUZZ"] == "1"
 let fuzzFlags = ["-sanitize=fuzzer,address"]
 // -enable-testing lets a target reach internal API (@testable import) in a release build.
@@ -76,11 +76,12 @@ let fuzzTargets: [Target] = {
         )
     }
     return [
-        // Reading choices from the fuzzer's bytes, and failing a run with a message.
+        // The entry point (FuzzTarget), reading choices from the fuzzer's bytes, failing a run with a message.
         .target(name: "FuzzSupport", path: "Tests/fuzz/FuzzSupport", swiftSettings: fuzzInstrumentation),
         fuzzTarget("FuzzClientMessages", ["FuzzSupport", "HyphaeCore"]),
         fuzzTarget("FuzzWebSocketFrames", [
             "FuzzSupport",
+            "HyphaeWire",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
@@ -147,11 +148,22 @@ let package = Package(
             ],
             swiftSettings: fuzzInstrumentation
         ),
+        // RFC 6455 on its own: close codes, the frame-header writer, the check of each client
+        // frame. Only NIO, so that the frame fuzzer builds it without Crypto or Yams.
+        .target(
+            name: "HyphaeWire",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: fuzzInstrumentation
+        ),
         // The wire protocol's vocabulary and framing, shared by the host, the client and the bench.
         .target(
             name: "HyphaeProtocol",
             dependencies: [
                 "HyphaeCore",
+                "HyphaeWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -184,6 +196,7 @@ let package = Package(
             name: "HyphaeHost",
             dependencies: [
                 "HyphaeCore",
+                "HyphaeWire",
                 "HyphaeProtocol",
                 "HyphaeConsole",
                 "CZlib",
@@ -221,6 +234,7 @@ let package = Package(
             name: "HyphaeBench",
             dependencies: [
                 "HyphaeCore",
+                "HyphaeWire",
                 "HyphaeProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

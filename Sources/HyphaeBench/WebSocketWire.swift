@@ -1,4 +1,4 @@
-import HyphaeProtocol
+import HyphaeWire
 import NIOCore
 
 /// The few pieces of RFC 6455 the bench needs, written directly on bytes: the

@@ -1,4 +1,5 @@
 import HyphaeCore
+import HyphaeWire
 import NIOCore
 
 /// Server-to-client WebSocket frames as finished bytes (header and payload in one

@@ -1,5 +1,6 @@
 import Foundation
 import HyphaeCore
+import HyphaeWire
 import Logging
 import NIOCore
 import NIOHTTP1

@@ -1,5 +1,6 @@
 import HyphaeCore
 import HyphaeProtocol
+import HyphaeWire
 import Logging
 import NIOCore
 import NIOWebSocket

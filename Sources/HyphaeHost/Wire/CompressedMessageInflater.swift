@@ -1,3 +1,4 @@
+import HyphaeWire
 import NIOCore
 import NIOWebSocket
 

@@ -1,5 +1,5 @@
 import HyphaeCore
-import HyphaeProtocol
+import HyphaeWire
 import NIOCore
 
 /// An `EncodedFrame` compressed once for every permessage-deflate subscriber, with the

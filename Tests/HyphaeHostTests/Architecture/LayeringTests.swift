@@ -65,15 +65,17 @@ final class LayeringTests: XCTestCase {
         // Module → the project's modules it may import.
         var allowed: [String: Set<String>] = [
             "HyphaeCore": [],
-            "HyphaeProtocol": ["HyphaeCore"],
-            "HyphaeHost": ["HyphaeCore", "HyphaeProtocol", "HyphaeConsole"],
+            // RFC 6455 alone, so that the frame fuzzer builds it without Crypto or Yams.
+            "HyphaeWire": [],
+            "HyphaeProtocol": ["HyphaeCore", "HyphaeWire"],
+            "HyphaeHost": ["HyphaeCore", "HyphaeWire", "HyphaeProtocol", "HyphaeConsole"],
             // Files for browsers and the one type that hands them out: it needs nothing.
             "HyphaeConsole": [],
-            "HyphaeClient": ["HyphaeCore", "HyphaeProtocol"],
-            "HyphaeBench": ["HyphaeCore", "HyphaeProtocol"],
+            "HyphaeClient": ["HyphaeCore", "HyphaeWire", "HyphaeProtocol"],
+            "HyphaeBench": ["HyphaeCore", "HyphaeWire", "HyphaeProtocol"],
             "HyphaePlugins": Set(["HyphaeCore"] + plugins),
             // The command line wires everything together; the bench engine times MFN's.
-            "HyphaeCommandLine": Set(["HyphaeCore", "HyphaeProtocol", "HyphaeHost", "HyphaeClient", "HyphaeBench", "HyphaePlugins", "MFN", "MFNBenchmark"]),
+            "HyphaeCommandLine": Set(["HyphaeCore", "HyphaeWire", "HyphaeProtocol", "HyphaeHost", "HyphaeClient", "HyphaeBench", "HyphaePlugins", "MFN", "MFNBenchmark"]),
             // The executable only starts the command line, so that a program of one's
             // own that embeds it (Docs/examples/custom-host) lacks nothing `hyphae` has.
             "hyphae": ["HyphaeCommandLine"],
@@ -94,6 +96,17 @@ final class LayeringTests: XCTestCase {
             }
         }
         XCTAssertEqual(violations.sorted(), [], "a lower layer must not import a higher one (Docs/ARCHITECTURE.md)")
+    }
+
+    /// The frame fuzzer builds HyphaeWire without HyphaeProtocol's Crypto and HyphaeCore's
+    /// Yams (Package.swift, fuzz section); an import of either would bring them back.
+    func testTheWireModuleNeedsOnlyNIO() throws {
+        var imported: Set<String> = []
+        for file in try swiftFiles(in: sources.appendingPathComponent("HyphaeWire")) {
+            imported.formUnion(Self.imports(in: try String(contentsOf: file, encoding: .utf8)))
+        }
+        XCTAssertFalse(imported.isEmpty, "the scan found no imports in Sources/HyphaeWire")
+        XCTAssertEqual(imported.subtracting(["NIOCore", "NIOWebSocket"]), [], "HyphaeWire must stay buildable for the frame fuzzer with NIO alone")
     }
 
     /// The scanner itself: a check that finds nothing proves nothing.

@@ -10,15 +10,12 @@ import HyphaeCore
 /// parses was UTF-8, nests no deeper than the bound and has no more members than the
 /// bound; JSONWriter's text of it parses back to the same value and is written again
 /// byte for byte the same.
-@_cdecl("FuzzClientMessages_main")
-public func fuzzClientMessagesMain(argc: CInt, argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    runLibFuzzer(argc: argc, argv: argv, fuzzClientMessages)
+@main
+enum ClientMessagesFuzzer: FuzzTarget {
+    static func fuzz(_ bytes: [UInt8]) { fuzzClientMessages(bytes) }
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzClientMessages(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    guard let start = data else { return 0 }
-    let bytes = Array(UnsafeBufferPointer(start: start, count: count))
+private func fuzzClientMessages(_ bytes: [UInt8]) {
     let isUTF8 = String(validating: bytes, as: UTF8.self) != nil
 
     let value: JSONValue
@@ -27,13 +24,13 @@ public func fuzzClientMessages(_ data: UnsafePointer<UInt8>?, _ count: Int) -> C
     } catch {
         fuzzCheck(error.offset >= 0 && error.offset <= bytes.count, "error offset \(error.offset) outside \(bytes.count) bytes")
         fuzzCheck(!error.reason.isEmpty, "an error without a reason")
-        return 0
+        return
     }
     fuzzCheck(isUTF8, "parsed a value from bytes that are not UTF-8")
     fuzzCheck(depth(of: value) <= JSONParser.maximumDepth, "nesting \(depth(of: value)) beyond \(JSONParser.maximumDepth)")
     checkRoundTrip(value)
 
-    guard let object = value.objectValue, let type = object["type"]?.stringValue else { return 0 }
+    guard let object = value.objectValue, let type = object["type"]?.stringValue else { return }
     let messageType = MessageType(type)
     if !MessageType.clientTypes.contains(messageType), type.utf8.count <= 64 {
         _ = Suggestions.didYouMean(type, in: MessageType.clientTypes.map(\.rawValue))
@@ -45,7 +42,6 @@ public func fuzzClientMessages(_ data: UnsafePointer<UInt8>?, _ count: Int) -> C
             fuzzCheck(streamID.utf8.count <= StreamIDRules.maximumBytes && !streamID.isEmpty, "stream id '\(streamID)' passed the rules")
         }
     }
-    return 0
 }
 
 private func checkRoundTrip(_ value: JSONValue) {

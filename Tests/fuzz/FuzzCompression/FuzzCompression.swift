@@ -11,15 +11,13 @@ import HyphaeCore
 /// `delta`), keyframes fall where keyframe_interval and essential frames put them, the
 /// client can always read what it gets, waits only after a lost frame, and what it rebuilds
 /// equals the original within the error each method allows.
-@_cdecl("FuzzCompression_main")
-public func fuzzCompressionMain(argc: CInt, argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    runLibFuzzer(argc: argc, argv: argv, fuzzCompression)
+@main
+enum CompressionFuzzer: FuzzTarget {
+    static func fuzz(_ bytes: [UInt8]) { fuzzCompression(bytes) }
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzCompression(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    guard let start = data else { return 0 }
-    var input = FuzzInput(start: start, count: count)
+private func fuzzCompression(_ bytes: [UInt8]) {
+    var input = FuzzInput(bytes)
     let configuration = readConfiguration(&input)
     let generator = PayloadGenerator()
     var stage = CompressTransform(configuration: configuration)
@@ -45,7 +43,7 @@ public func fuzzCompression(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt
         } catch {
             // The one documented failure; the run stops there, as a pipeline's does.
             fuzzCheck(hasMarkerName && "\(error)".contains("already has a member 'delta'"), "unexpected stage error: \(error)")
-            return 0
+            return
         }
         fuzzCheck(!hasMarkerName, "a payload with a 'delta' member went through delta encoding")
         fuzzCheck(output.count == 1, "compress emitted \(output.count) frames for one")
@@ -70,7 +68,7 @@ public func fuzzCompression(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt
             rebuilt = try client.receive(bytes)
         } catch {
             fuzzCheck(false, "the client cannot read frame \(sequence): \(error)")
-            return 0
+            return
         }
         guard let rebuilt else {
             fuzzCheck(anyLost && configuration.delta != nil, "the client waits for a keyframe though no frame was lost")
@@ -79,7 +77,6 @@ public func fuzzCompression(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt
         fuzzCheck(rebuilt.type == type, "rebuilt type \(rebuilt.type), sent \(type)")
         bounds.check(.object(rebuilt.payload), against: .object(payload), at: "\(type)#\(sequence)")
     }
-    return 0
 }
 
 private func readConfiguration(_ input: inout FuzzInput) -> CompressConfiguration {

@@ -14,25 +14,22 @@ import Ticker
 /// error; a valid file configures with its defaults
 /// (validation reads every stage with them); a default passes its own declaration;
 /// params that resolve are canonical (checking them again changes nothing).
-@_cdecl("FuzzPipelineYAML_main")
-public func fuzzPipelineYAMLMain(argc: CInt, argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    runLibFuzzer(argc: argc, argv: argv, fuzzPipelineYAML)
+@main
+enum PipelineYAMLFuzzer: FuzzTarget {
+    static func fuzz(_ bytes: [UInt8]) { fuzzPipelineYAML(bytes) }
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzPipelineYAML(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    guard let start = data else { return 0 }
-    let bytes = Array(UnsafeBufferPointer(start: start, count: count))
+private func fuzzPipelineYAML(_ bytes: [UInt8]) {
     let split = bytes.firstIndex(of: 0) ?? bytes.count
     // The host reads a file as UTF-8 and refuses other text before any parsing.
-    guard let text = String(validating: bytes[..<split], as: UTF8.self) else { return 0 }
+    guard let text = String(validating: bytes[..<split], as: UTF8.self) else { return }
     let given = split < bytes.count ? (try? JSONParser.parse(Array(bytes[(split + 1)...])))?.objectValue : nil
 
     let result = loader.load(text: text, file: "pipelines/fuzz.yaml")
     fuzzCheck(result.isValid == (result.pipeline != nil), "a pipeline next to errors: \(result.diagnostics.map(\.summary))")
     guard let pipeline = result.pipeline else {
         fuzzCheck(result.diagnostics.hasErrors, "a file without a pipeline and without an error")
-        return 0
+        return
     }
     for declaration in pipeline.params {
         if case .failure(let error) = declaration.check(declaration.defaultValue) {
@@ -42,13 +39,13 @@ public func fuzzPipelineYAML(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CIn
     if case .failure(let error) = pipeline.configure(with: pipeline.defaultParams) {
         fuzzCheck(false, "a valid pipeline does not configure with its defaults: \(error)")
     }
-    guard let given else { return 0 }
+    guard let given else { return }
     switch pipeline.resolveParams(given) {
     case .success(let resolved):
         for name in resolved.setBySubscriber {
             guard let declaration = pipeline.param(named: name), let value = resolved.values[name] else {
                 fuzzCheck(false, "resolved a param '\(name)' that is not declared")
-                return 0
+                return
             }
             fuzzCheck(declaration.check(value) == .success(value), "'\(name)': \(value.jsonText) is not canonical")
         }
@@ -56,7 +53,6 @@ public func fuzzPipelineYAML(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CIn
     case .failure(let error):
         fuzzCheck(!error.message.isEmpty, "a param error without a message")
     }
-    return 0
 }
 
 /// The bundled stage modules that need nothing but HyphaeCore (and the console's logger);

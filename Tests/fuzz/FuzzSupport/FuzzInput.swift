@@ -15,10 +15,6 @@ public struct FuzzInput {
         self.bytes = bytes
     }
 
-    public init(start: UnsafePointer<UInt8>, count: Int) {
-        self.init(Array(UnsafeBufferPointer(start: start, count: count)))
-    }
-
     public var isExhausted: Bool { index >= bytes.count }
 
     public mutating func byte() -> UInt8 {
@@ -75,25 +71,4 @@ public func fuzzCheck(_ condition: @autoclosure () -> Bool, _ message: @autoclos
     let text = Array("fuzz property failed: \(message())\n".utf8)
     _ = text.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     abort()
-}
-
-/// What libFuzzer calls with each input.
-public typealias FuzzTestOneInput = @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-
-@_silgen_name("LLVMFuzzerRunDriver")
-private func llvmFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ testOneInput: FuzzTestOneInput
-) -> CInt
-
-/// A fuzz target's `main`. SwiftPM links an executable with its module's entry point as
-/// `main`, so libFuzzer's own `main` is never linked in; this hands the command line to
-/// libFuzzer's driver, which then behaves as a libFuzzer binary does.
-public func runLibFuzzer(
-    argc: CInt, argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ testOneInput: FuzzTestOneInput
-) -> CInt {
-    var argc = argc
-    var argv = argv
-    return llvmFuzzerRunDriver(&argc, &argv, testOneInput)
 }

@@ -1,4 +1,5 @@
 import FuzzSupport
+import HyphaeWire
 import NIOCore
 import NIOEmbedded
 import NIOWebSocket
@@ -9,29 +10,25 @@ private let maxFrameSize = 65_536
 /// Part one: the input's bytes arrive, in chunks the input chooses, at the handlers a
 /// host connection has after the upgrade (HyphaeServer.configureConnection:
 /// NIOWebSocketServerUpgrader's decoder, encoder and protocol error handler, then
-/// ClientFrameValidator, the same source file the host compiles, and the aggregator with
+/// HyphaeWire's ClientFrameValidator, the one the host adds, and the aggregator with
 /// the host's limits). Properties: nothing traps; every frame the validator passes is
 /// masked, has no RSV bit, a defined opcode and, when a control frame, is final and at
 /// most 125 bytes; nothing passes after the first violation; an aggregated message is
 /// within the size limit; every error is one ProtocolSession.errorCaught answers with a
 /// protocol close code, never its "internal error" branch.
 ///
-/// Part two: WebSocketFrameHeader (a link to HyphaeProtocol's file, which spares the
-/// build HyphaeProtocol's Crypto), the header writer the host and the bench share, writes
-/// a header the input chooses; NIO's decoder reads back the same opcode, length, mask
-/// and payload.
-@_cdecl("FuzzWebSocketFrames_main")
-public func fuzzWebSocketFramesMain(argc: CInt, argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    runLibFuzzer(argc: argc, argv: argv, fuzzWebSocketFrames)
+/// Part two: HyphaeWire's WebSocketFrameHeader, the header writer the host and the bench
+/// share, writes a header the input chooses; NIO's decoder reads back the same opcode,
+/// length, mask and payload.
+@main
+enum WebSocketFramesFuzzer: FuzzTarget {
+    static func fuzz(_ bytes: [UInt8]) { fuzzWebSocketFrames(bytes) }
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzWebSocketFrames(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    guard let start = data else { return 0 }
-    var input = FuzzInput(start: start, count: count)
+private func fuzzWebSocketFrames(_ bytes: [UInt8]) {
+    var input = FuzzInput(bytes)
     checkHeaderRoundTrip(&input)
     checkHostPipeline(&input)
-    return 0
 }
 
 private func checkHostPipeline(_ input: inout FuzzInput) {

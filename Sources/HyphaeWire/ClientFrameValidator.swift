@@ -1,18 +1,17 @@
-// The WebSocket frame fuzzer (Tests/fuzz/FuzzWebSocketFrames) compiles this file with
-// CloseCode.swift beside it instead of the protocol module, whose HMAC would bring in
-// BoringSSL to a sanitized build.
-#if canImport(HyphaeProtocol)
-import HyphaeProtocol
-#endif
 import NIOCore
 import NIOWebSocket
 
 /// A client frame or message the host refuses, and the close code that says why.
-struct ClientFrameViolation: Error, Sendable, Equatable, CustomStringConvertible {
-    var description: String
+package struct ClientFrameViolation: Error, Sendable, Equatable, CustomStringConvertible {
+    package var description: String
     /// 1002 for a frame that breaks RFC 6455 or 7692; 1009 for a compressed message that
     /// inflates past the message limit; 1007 for compressed data that does not inflate.
-    var closeCode: CloseCode = .protocolError
+    package var closeCode: CloseCode
+
+    package init(description: String, closeCode: CloseCode = .protocolError) {
+        self.description = description
+        self.closeCode = closeCode
+    }
 }
 
 /// Checks each frame a client sends before anything else reads it (RFC 6455, 5.1–5.2):
@@ -22,20 +21,20 @@ struct ClientFrameViolation: Error, Sendable, Equatable, CustomStringConvertible
 /// `ClientFrameViolation` (the session closes with 1002) and nothing the client sends
 /// after it is passed on, so a broken frame never counts as a sign of life or reaches
 /// the protocol.
-final class ClientFrameValidator: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = WebSocketFrame
-    typealias InboundOut = WebSocketFrame
+package final class ClientFrameValidator: ChannelInboundHandler, RemovableChannelHandler {
+    package typealias InboundIn = WebSocketFrame
+    package typealias InboundOut = WebSocketFrame
 
     private let allowsCompressedMessages: Bool
     private var hasFailed = false
     /// A data message's first frame has come and its final one has not.
     private var isInsideMessage = false
 
-    init(allowsCompressedMessages: Bool = false) {
+    package init(allowsCompressedMessages: Bool = false) {
         self.allowsCompressedMessages = allowsCompressedMessages
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !hasFailed else { return }
         let frame = unwrapInboundIn(data)
         if let violation = Self.violation(in: frame, allowsCompressedMessages: allowsCompressedMessages, isInsideMessage: isInsideMessage) {
@@ -50,7 +49,7 @@ final class ClientFrameValidator: ChannelInboundHandler, RemovableChannelHandler
         context.fireChannelRead(data)
     }
 
-    static func violation(in frame: WebSocketFrame, allowsCompressedMessages: Bool = false, isInsideMessage: Bool = false) -> ClientFrameViolation? {
+    package static func violation(in frame: WebSocketFrame, allowsCompressedMessages: Bool = false, isInsideMessage: Bool = false) -> ClientFrameViolation? {
         if frame.maskKey == nil {
             return ClientFrameViolation(description: "client frames must be masked")
         }

@@ -1,5 +1,6 @@
-/// The close codes of the protocol (PROTOCOL.md, Close codes): RFC 6455's that the
-/// server sends, and the protocol's own in the private range 4000–4999.
+/// A WebSocket close code (RFC 6455, 7.4). The codes RFC 6455 defines that the host
+/// sends or reports are here; the protocol's own, in the private range 4000–4999, and
+/// the set the server closes with are HyphaeProtocol's (PROTOCOL.md, Close codes).
 public struct CloseCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public var rawValue: UInt16
 
@@ -25,18 +26,6 @@ public struct CloseCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let messageTooBig = CloseCode(rawValue: 1009)
     /// An unexpected error on the connection.
     public static let internalError = CloseCode(rawValue: 1011)
-    /// No sign of life within the heartbeat timeout.
-    public static let heartbeatTimeout = CloseCode(rawValue: 4000)
-    /// A subscription with the `close` policy overflowed its queue.
-    public static let slowConsumer = CloseCode(rawValue: 4008)
-    /// The client does not read, and the host holds its limit of bytes for it.
-    public static let outboundOverflow = CloseCode(rawValue: 4009)
-
-    /// The codes the server closes with on its own account (it also echoes a peer's).
-    public static let sentByServer: Set<CloseCode> = [
-        .normalClosure, .goingAway, .protocolError, .invalidPayload, .policyViolation, .messageTooBig,
-        .internalError, .heartbeatTimeout, .slowConsumer, .outboundOverflow,
-    ]
 
     /// Whether a peer may put this code in a close frame (RFC 6455, 7.4): the defined
     /// codes other than those reserved for reporting (1004–1006, 1015), the registered

@@ -1,1 +1,0 @@
-../../../Sources/HyphaeHost/Wire/ClientFrameValidator.swift

@@ -1,1 +1,0 @@
-../../../Sources/HyphaeProtocol/WebSocketFrameHeader.swift
