@@ -73,8 +73,8 @@ public struct NumericArrayPacker: Sendable {
         }
     }
 
-    /// The packed object for `numbers`, or nil when one of them is not finite or
-    /// their range overflows.
+    /// The packed object for `numbers`, or nil when one of them is not finite, their
+    /// range overflows, or the largest quantum would decode beyond the largest Double.
     public func pack(_ numbers: [Double]) -> JSONObject? {
         guard let quantisation = Quantisation(numbers, width: width) else { return nil }
         var bytes: [UInt8] = []
@@ -134,6 +134,11 @@ struct Quantisation {
         } else {
             scale = range / largestQuantum
         }
+        // The rounded scale times the largest quantum can exceed the range by an ulp; next to
+        // the largest Double that pushes a client's `offset + q * scale` to infinity. Those
+        // arrays travel unpacked, which every client reads, rather than with a scale other
+        // than the documented `range / (2^bits - 1)`.
+        guard (offset + largestQuantum * scale).isFinite else { return nil }
     }
 
     func quantum(of number: Double) -> Int {

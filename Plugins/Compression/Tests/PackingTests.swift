@@ -56,6 +56,42 @@ final class PackingTests: XCTestCase {
         XCTAssertNil(packer.pack([-Double.greatestFiniteMagnitude, .greatestFiniteMagnitude]), "a range that overflows")
     }
 
+    /// Found by FuzzCompression: `range / (2^bits - 1)` rounds up, so for [0, largest Double]
+    /// a client's `offset + q * scale` overflowed to infinity on the top quantum.
+    func testPackedArraysNearTheLargestDoubleNeverDecodeToInfinity() throws {
+        let largest = Double.greatestFiniteMagnitude
+        let arrays: [[Double]] = [
+            [0, largest],
+            [1e300, largest / 3, largest],
+            [-1, 0.237, largest.nextDown, largest],
+            [1e307, 5e307, largest],
+        ]
+        for width in PackWidth.allCases {
+            let packer = NumericArrayPacker(width: width, minimumLength: 2)
+            for numbers in arrays {
+                let sent = packer.packing(.numbers(numbers))
+                // What a client gets: the JSON text, whichever shape the stage chose.
+                let received = try JSONParser.parse(sent.jsonText)
+                let decoded: [Double]
+                var allowed = 0.0
+                if let packed = received.objectValue {
+                    decoded = try ClientRebuilder.unpack(packed)
+                    let scale = try XCTUnwrap(packed["scale"]?.numberValue)
+                    allowed = scale / 2 + Double(width.largestQuantum) * scale.ulp + 4 * largest.ulp
+                } else {
+                    decoded = try XCTUnwrap(received.arrayValue).map { $0.numberValue ?? .nan }
+                }
+                XCTAssertEqual(decoded.count, numbers.count)
+                for (value, original) in zip(decoded, numbers) {
+                    XCTAssertTrue(value.isFinite, "\(width) \(numbers): \(original) decoded as \(value)")
+                    XCTAssertLessThanOrEqual(abs(value - original), allowed, "\(width) \(numbers)")
+                }
+            }
+        }
+        // Where the top quantum decodes finite, such arrays are still packed.
+        XCTAssertNotNil(NumericArrayPacker(width: .bits16, minimumLength: 2).pack([1e307, 5e307, largest]))
+    }
+
     func testPacksOnlyLongAllNumberArraysAtAnyDepth() throws {
         let packer = NumericArrayPacker(width: .bits8, minimumLength: 4)
         let payload: JSONObject = [
