@@ -197,6 +197,8 @@ scaleout)
     duration=${DURATION:-20}
     warmup=${WARMUP:-5}
     ramp=${RAMP:-1000}
+    # A previous run's files would satisfy the wait below before the new benches truncate them.
+    rm -f "$RESULTS"/scaleout-edge*.err "$RESULTS"/scaleout-edge*.txt
     for index in $(seq 1 "$edges"); do
         "$HYPHAE" bench run --threads "$BENCH_THREADS" --label "scaleout-edge$index" --port $((PORT + index)) \
             --host-pid "${EDGE_PIDS[$((index - 1))]}" --path /ws/stream_features --pipeline stream_features \
