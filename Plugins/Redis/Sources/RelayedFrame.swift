@@ -11,6 +11,9 @@ import HyphaeCore
 public struct RelayedFrame {
     /// An epoch is a short name; the same rule as a client's `since.epoch`.
     public static let maximumEpochLength = 64
+    /// 2^53 - 1: the largest sequence a JSON client holds exactly, and far enough from
+    /// Int.max that the host's `sequence + 1` and `since` arithmetic cannot overflow.
+    public static let largestSequence = 9_007_199_254_740_991
     /// A relayed frame no longer than this is read; longer ones are refused.
     public static let maximumLength = 8 << 20
 
@@ -47,8 +50,8 @@ public struct RelayedFrame {
         guard let type = object["type"]?.stringValue, !type.isEmpty else { throw RelayedFrameError("no type") }
         guard let timestamp = object["timestamp"]?.numberValue, timestamp.isFinite else { throw RelayedFrameError("no timestamp") }
         guard let payload = object["payload"]?.objectValue else { throw RelayedFrameError("no payload object") }
-        guard case .int(let sequence)? = payload["sequence"], sequence >= 0 else {
-            throw RelayedFrameError("no sequence (a whole number from 0) in the payload")
+        guard case .int(let sequence)? = payload["sequence"], (0...largestSequence).contains(sequence) else {
+            throw RelayedFrameError("no sequence (a whole number from 0 to \(largestSequence)) in the payload")
         }
         // The encoder writes sequence and timestamp again from the frame's own fields.
         var fields = JSONObject(minimumCapacity: max(0, payload.count - 2))

@@ -29,8 +29,12 @@ final class RelayedFrameTests: XCTestCase {
         XCTAssertEqual(message("[]"), "not a JSON object")
         XCTAssertEqual(message(#"{"type":"t","timestamp":1,"payload":{"sequence":1}}"#), "no epoch of 1 to 64 characters A-Z a-z 0-9 . _ : -")
         XCTAssertEqual(message(#"{"epoch":"a b","type":"t","timestamp":1,"payload":{"sequence":1}}"#), "no epoch of 1 to 64 characters A-Z a-z 0-9 . _ : -")
-        XCTAssertEqual(message(#"{"epoch":"e","type":"t","timestamp":1,"payload":{"sequence":-1}}"#), "no sequence (a whole number from 0) in the payload")
-        XCTAssertEqual(message(#"{"epoch":"e","type":"t","timestamp":1,"payload":{"sequence":1.5}}"#), "no sequence (a whole number from 0) in the payload")
+        XCTAssertEqual(message(#"{"epoch":"e","type":"t","timestamp":1,"payload":{"sequence":-1}}"#), "no sequence (a whole number from 0 to 9007199254740991) in the payload")
+        XCTAssertEqual(message(#"{"epoch":"e","type":"t","timestamp":1,"payload":{"sequence":1.5}}"#), "no sequence (a whole number from 0 to 9007199254740991) in the payload")
+        // Int.max would trap the host's sequence arithmetic; 2^53 is past what a client holds exactly.
+        XCTAssertEqual(message(#"{"epoch":"e","type":"t","timestamp":1,"payload":{"sequence":9223372036854775807}}"#), "no sequence (a whole number from 0 to 9007199254740991) in the payload")
+        XCTAssertEqual(message(#"{"epoch":"e","type":"t","timestamp":1,"payload":{"sequence":9007199254740992}}"#), "no sequence (a whole number from 0 to 9007199254740991) in the payload")
+        XCTAssertNil(message(#"{"epoch":"e","type":"t","timestamp":1,"payload":{"sequence":9007199254740991}}"#))
         XCTAssertEqual(message(#"{"epoch":"e","type":"t","payload":{"sequence":1}}"#), "no timestamp")
         XCTAssertNotNil(message("{"))
     }

@@ -205,6 +205,12 @@ final class FrameHistory: Sendable {
                 return Resumption(outcome: outcome, frames: [])
             }
             if since.sequence >= outcome.sequence {
+                // A client further ahead than a history's worth is not believed: it would sit
+                // among the joining subscribers, checked on every frame, for as long as it liked.
+                guard since.sequence - outcome.sequence <= Self.relayedLead(limits) else {
+                    outcome.recovered = false
+                    return Resumption(outcome: outcome, frames: [])
+                }
                 // This host's source is behind the client's: what comes before it comes live, and is skipped.
                 outcome.sequence = since.sequence
                 outcome.recovered = true
@@ -217,8 +223,16 @@ final class FrameHistory: Sendable {
                 return Resumption(outcome: outcome, frames: [])
             }
             outcome.recovered = true
-            return Resumption(outcome: outcome, frames: replayed + frames)
+            // The history's frames follow the source's position, which may be behind the client's `since`.
+            return Resumption(outcome: outcome, frames: (replayed + frames).filter { $0.sequence > since.sequence })
         }
+    }
+
+    /// How far ahead of this host's relaying source a resuming client may be and still
+    /// be told `recovered`: what the history would hold, and at least a few frames of
+    /// the source's read lag.
+    static func relayedLead(_ limits: Limits) -> Int {
+        max(limits.frames, 100)
     }
 
     private func evict(_ state: inout State, now: NIODeadline) {

@@ -80,6 +80,37 @@ final class RelayedResumeTests: XCTestCase {
         XCTAssertEqual(try labels(late), ["#13", "#14"])
     }
 
+    /// The client saw up to 12, the source read only through 10, and the instance has
+    /// published 11...13 since: of the history's frames the client gets 13 alone.
+    func testAClientAheadOfTheSourceGetsNoFrameTwiceFromTheHistory() throws {
+        let harness = try DeliveryHarness(loop: loop, history: roomy)
+        for sequence in 11...13 { harness.fanOut.publish(NumberedFrames.encoded(sequence), epoch: producer) }
+        loop.run()
+        let late = try DeliveryConnection(loop: loop)
+        var told: ResumeOutcome?
+        harness.fanOut.join(harness.subscribe("late", on: late), on: loop, since: ResumePoint(epoch: producer, sequence: 12), relayed: replay(through: 10, from: 13)) { told = $0 }
+        XCTAssertEqual(told, ResumeOutcome(epoch: producer, sequence: 13, recovered: true))
+        harness.fanOut.publish(NumberedFrames.encoded(14), epoch: producer)
+        loop.run()
+        XCTAssertEqual(try labels(late), ["#13", "#14"])
+    }
+
+    /// A `since` further ahead of the source than a history's worth is not believed: the
+    /// client is told it was not recovered and takes live frames, instead of waiting
+    /// among the joining subscribers for a sequence that may never come.
+    func testAClientFarAheadOfTheSourceIsNotRecoveredAndTakesLiveFrames() throws {
+        let harness = try DeliveryHarness(loop: loop, history: roomy)
+        let late = try DeliveryConnection(loop: loop)
+        var told: ResumeOutcome?
+        let farAhead = 10 + FrameHistory.relayedLead(roomy) + 1
+        harness.fanOut.join(harness.subscribe("late", on: late), on: loop, since: ResumePoint(epoch: producer, sequence: farAhead), relayed: replay(through: 10, from: farAhead + 1)) { told = $0 }
+        XCTAssertEqual(told?.recovered, false)
+        XCTAssertEqual(told?.sequence, 10)
+        for sequence in 11...12 { harness.fanOut.publish(NumberedFrames.encoded(sequence), epoch: producer) }
+        loop.run()
+        XCTAssertEqual(try labels(late), ["#11", "#12"])
+    }
+
     func testWhatTheSourceCouldNotReplayIsCountedAndLiveFramesFollow() throws {
         let harness = try DeliveryHarness(loop: loop, history: roomy)
         let late = try DeliveryConnection(loop: loop)
