@@ -26,7 +26,7 @@ public final class NchanServerProcess: @unchecked Sendable {
     }
 
     public static func start() async throws -> NchanServerProcess {
-        let server = NchanServerProcess(port: try RedisServerProcess.freeLoopbackPort(), folder: try TemporaryFolder())
+        let server = NchanServerProcess(port: try LoopbackPort.free(), folder: try TemporaryFolder())
         try await server.launch()
         return server
     }
@@ -47,14 +47,10 @@ public final class NchanServerProcess: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         self.process = process
-        let deadline = ContinuousClock.now + .seconds(20)
-        while !Self.accepts(port: port) {
-            guard process.isRunning, ContinuousClock.now < deadline else {
-                stop()
-                let said = (try? String(contentsOf: errorLog, encoding: .utf8)) ?? ""
-                throw NchanProcessError("nginx with nchan did not listen on 127.0.0.1:\(port) within 20 s (run ./test.sh, which installs Debian's nginx and libnginx-mod-nchan): \(said)")
-            }
-            try await Task.sleep(for: .milliseconds(20))
+        guard try await LoopbackPort.waitUntilListening(port, by: process) else {
+            stop()
+            let said = (try? String(contentsOf: errorLog, encoding: .utf8)) ?? ""
+            throw NchanProcessError("nginx with nchan did not listen on 127.0.0.1:\(port) within 20 s (run ./test.sh, which installs Debian's nginx and libnginx-mod-nchan): \(said)")
         }
     }
 
@@ -93,19 +89,6 @@ public final class NchanServerProcess: @unchecked Sendable {
 
     deinit {
         stop()
-    }
-
-    private static func accepts(port: Int) -> Bool {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
     }
 }
 

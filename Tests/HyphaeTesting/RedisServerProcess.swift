@@ -33,7 +33,7 @@ public final class RedisServerProcess: @unchecked Sendable {
     /// Starts one; throws, saying how to install it, when `redis-server` is missing.
     /// With `tls`, it serves TLS only, with that certificate (for `localhost`).
     public static func start(password: String? = nil, tls: (certificateFile: String, keyFile: String)? = nil) async throws -> RedisServerProcess {
-        let server = RedisServerProcess(port: try freeLoopbackPort(), password: password, tls: tls, folder: try TemporaryFolder())
+        let server = RedisServerProcess(port: try LoopbackPort.free(), password: password, tls: tls, folder: try TemporaryFolder())
         try await server.launch()
         return server
     }
@@ -61,13 +61,9 @@ public final class RedisServerProcess: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         self.process = process
-        let deadline = ContinuousClock.now + .seconds(20)
-        while !Self.accepts(port: port) {
-            guard process.isRunning, ContinuousClock.now < deadline else {
-                stop()
-                throw RedisProcessError("redis-server did not listen on 127.0.0.1:\(port) within 20 s")
-            }
-            try await Task.sleep(for: .milliseconds(20))
+        guard try await LoopbackPort.waitUntilListening(port, by: process) else {
+            stop()
+            throw RedisProcessError("redis-server did not listen on 127.0.0.1:\(port) within 20 s")
         }
     }
 
@@ -101,42 +97,6 @@ public final class RedisServerProcess: @unchecked Sendable {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return String(decoding: data, as: UTF8.self)
-    }
-
-    private static func accepts(port: Int) -> Bool {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
-        var address = loopback(port: port)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-    }
-
-    private static func loopback(port: Int) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return address
-    }
-
-    /// A port the system just handed out for 127.0.0.1, free again once returned.
-    public static func freeLoopbackPort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw RedisProcessError("cannot open a socket to find a free port") }
-        defer { close(descriptor) }
-        var address = loopback(port: 0)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else { throw RedisProcessError("cannot bind 127.0.0.1:0 to find a free port") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-        }
-        guard named == 0 else { throw RedisProcessError("cannot read the port the system gave") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 
