@@ -64,14 +64,7 @@ trap 'stop_server; rm -rf "$WORK"' EXIT
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-wait_for_port() {
-    for _ in $(seq 1 200); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "compare.sh: nothing listens on port $1" >&2
-    exit 1
-}
+source "$ROOT/Tests/bench/wait_for_port.sh"
 
 # run_one SERVER CLIENTS RATE LABEL: starts the server, loads it, stops it.
 run_one() {

@@ -55,14 +55,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for_port() {
-    for _ in $(seq 1 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "run.sh: nothing listens on port $1" >&2
-    exit 1
-}
+source "$ROOT/Tests/bench/wait_for_port.sh"
 
 start_host() {
     mkdir -p "$WORK/pipelines"
