@@ -90,6 +90,22 @@ final class ValidationTests: XCTestCase {
         XCTAssertNil(result.pipeline)
     }
 
+    /// Found by FuzzPipelineYAML: `name: &anchor` (an anchor on nothing) left the file with
+    /// neither a pipeline nor an error, and `hyphae validate` called it valid.
+    func testAnEmptyNameIsAnErrorNotASilentlyMissingPipeline() {
+        for (spelling, column) in [("name:", 6), ("name: ~", 7), ("name: &some_anchor", 7), ("name: null", 7)] {
+            let result = loadPipeline(yaml: """
+                \(spelling)
+                source:
+                  type: counter
+                sinks:
+                  - type: discard
+                """)
+            assertSingleDiagnostic(result, line: 1, column: column, field: "name", contains: ["expected a name of 1 to 64", "found nothing"])
+            XCTAssertNil(result.pipeline, spelling)
+        }
+    }
+
     func testMissingSinksAlone() {
         let result = loadPipeline(yaml: """
             name: demo

@@ -143,11 +143,17 @@ private struct PipelineFileReader {
     }
 
     private mutating func readName() -> String? {
-        guard root["name"] != nil else {
+        guard let entry = root["name"] else {
             error(root.location, "name", "missing required field 'name' (the pipeline's name, which clients use as stream_type)")
             return nil
         }
-        guard let name = plainString("name"), let location = root["name"]?.value.location else { return nil }
+        // An empty `name:` (or `~`) is a name missing, not an optional field left out.
+        guard !entry.value.isNull else {
+            error(entry.value.location, "name", "expected a name of 1 to 64 letters, digits, '_' or '-', found nothing")
+            return nil
+        }
+        guard let name = plainString("name") else { return nil }
+        let location = entry.value.location
         guard PipelineDefinition.isValidName(name) else {
             error(location, "name", "expected a name of 1 to 64 letters, digits, '_' or '-', found '\(name)'")
             return nil
