@@ -7,10 +7,14 @@ import NIOPosix
 import Synchronization
 
 /// The machine's raw fan-out ceiling: a minimal WebSocket server that answers the
-/// protocol's `init`, `auth` and `subscribe` with fixed replies, then writes one
-/// frame, encoded once per tick and shaped like the host's ticker frames, to every
-/// subscribed socket, at a rate or as fast as the loops go. A socket that is not
-/// writable skips the tick (its frame is dropped), so memory stays bounded.
+/// protocol's `init`, `auth` and `subscribe` with fixed replies, then writes frames
+/// shaped like the host's ticker frames to every subscribed socket, at a rate or as fast
+/// as the loops go. It does the least a fan-out can per frame: each tick encodes
+/// `framesPerWrite` consecutive frames once, back to back in one shared buffer, and each
+/// socket takes that buffer in one write and one flush, with no protocol work, queue or
+/// policy. So the host's throughput against it is a share of what this machine allows.
+/// A socket that is not writable skips the tick (its frames are dropped), so memory
+/// stays bounded.
 public final class CeilingServer: Sendable {
     public struct Settings: Sendable {
         public var host = "127.0.0.1"
@@ -18,16 +22,28 @@ public final class CeilingServer: Sendable {
         /// Frames per second; 0 writes as fast as the loops go.
         public var rate = 0.0
         public var payloadBytes = 256
+        /// Frames encoded per tick and written to each socket together; nil: 16 as fast as
+        /// possible (how many pile up for a fan-out that keeps its loops busy), 1 at a rate.
+        public var framesPerWrite: Int?
         public var threads = System.coreCount
         public var streamID = "bench"
 
+        /// The most frames one write may carry.
+        public static let framesPerWriteRange = 1...256
+
         public init() {}
+
+        public var effectiveFramesPerWrite: Int {
+            min(max(framesPerWrite ?? (rate > 0 ? 1 : 16), Self.framesPerWriteRange.lowerBound), Self.framesPerWriteRange.upperBound)
+        }
     }
 
     public struct Totals: Sendable {
         public var subscribers = 0
         public var framesWritten = 0
         public var framesSkipped = 0
+        /// Socket writes: each carries `framesPerWrite` frames.
+        public var writes = 0
     }
 
     private let settings: Settings
@@ -89,6 +105,7 @@ public final class CeilingServer: Sendable {
             totals.subscribers += part.subscribers
             totals.framesWritten += part.framesWritten
             totals.framesSkipped += part.framesSkipped
+            totals.writes += part.writes
         }
         return totals
     }
@@ -138,8 +155,9 @@ final class CeilingBroadcaster {
         scheduleTick(at: .now() + interval)
     }
 
+    /// A tick carries `framesPerWrite` frames, so ticks come that many times less often than frames.
     private var interval: TimeAmount {
-        .nanoseconds(Int64((1e9 / max(settings.rate, 0.001)).rounded()))
+        .nanoseconds(Int64((1e9 * Double(settings.effectiveFramesPerWrite) / max(settings.rate, 0.001)).rounded()))
     }
 
     /// Ticks on a fixed schedule (deadline after deadline, so that it does not drift).
@@ -159,20 +177,26 @@ final class CeilingBroadcaster {
         subscribers.removeAll()
     }
 
-    /// Encodes this tick's frame once and writes it to every writable subscriber.
-    /// Returns false when there was no one to write to.
+    /// Encodes this tick's frames once, into one buffer, and writes it to every writable
+    /// subscriber with one flush each. Returns false when there was no one to write to.
     @discardableResult
     func tick() -> Bool {
         guard !subscribers.isEmpty else { return false }
-        let frame = encodeFrame()
+        let framesPerWrite = settings.effectiveFramesPerWrite
+        var frames = ByteBufferAllocator().buffer(capacity: framesPerWrite * (settings.payloadBytes + 200))
+        for _ in 0..<framesPerWrite {
+            var frame = encodeFrame()
+            frames.writeBuffer(&frame)
+        }
+        // A write can close a socket, which leaves `subscribers` at once.
         let audience = subscribers
         var written = 0
-        for subscriber in audience {
-            if subscriber.write(frame) { written += 1 }
+        for subscriber in audience where subscriber.writeAndFlush(frames) {
+            written += 1
         }
-        for subscriber in audience { subscriber.flushIfNeeded() }
-        totals.framesWritten += written
-        totals.framesSkipped += audience.count - written
+        totals.writes += written
+        totals.framesWritten += written * framesPerWrite
+        totals.framesSkipped += (audience.count - written) * framesPerWrite
         return true
     }
 
@@ -213,7 +237,6 @@ final class CeilingConnection: ChannelInboundHandler {
     private var partial: ByteBuffer?
     private var isUpgraded = false
     private var isSubscribed = false
-    private var needsFlush = false
 
     private static let subscribeType: [UInt8] = Array(#""type":"subscribe""#.utf8)
     private static let initType: [UInt8] = Array(#""type":"init""#.utf8)
@@ -240,18 +263,11 @@ final class CeilingConnection: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
-    /// Writes a frame unless the socket is full; true when written.
-    func write(_ frame: ByteBuffer) -> Bool {
+    /// Writes and flushes the tick's frames in one pass unless the socket is full; true when written.
+    func writeAndFlush(_ frames: ByteBuffer) -> Bool {
         guard let context, context.channel.isWritable else { return false }
-        context.write(wrapOutboundOut(frame), promise: nil)
-        needsFlush = true
+        context.writeAndFlush(wrapOutboundOut(frames), promise: nil)
         return true
-    }
-
-    func flushIfNeeded() {
-        guard needsFlush, let context else { return }
-        needsFlush = false
-        context.flush()
     }
 
     func close() {

@@ -114,11 +114,12 @@ struct BenchRun: AsyncParsableCommand {
 struct BenchCeiling: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ceiling",
-        abstract: "Serve the machine's raw fan-out ceiling: one pre-encoded frame to every subscriber.",
+        abstract: "Serve the machine's raw fan-out ceiling: pre-encoded frames, several per write, to every subscriber.",
         discussion: """
             A minimal WebSocket server that answers init, auth and subscribe with fixed replies and
-            writes one frame per tick, shaped like the ticker pipeline's frames (--payload-bytes of
-            padding), to every subscribed socket, encoded once per tick. A socket that is not
+            writes frames shaped like the ticker pipeline's (--payload-bytes of padding) to every
+            subscribed socket: each tick encodes --frames-per-write consecutive frames once, into one
+            buffer, and each socket takes it in one write and one flush. A socket that is not
             writable skips the tick. Point `hyphae bench run` at it to compare the host with it.
             Runs until SIGINT/SIGTERM, or for --duration seconds.
             """
@@ -128,7 +129,18 @@ struct BenchCeiling: AsyncParsableCommand {
     @Option(help: "The port (0: any free one, printed at start).") var port = 8090
     @Option(help: "Frames per second; 0 writes as fast as the loops go.") var rate = 0.0
     @Option(help: "Padding bytes per frame, as the ticker's payload_bytes.") var payloadBytes = 256
+    @Option(help: "Frames per socket write, 1 to 256 (default: 16 at --rate 0, else 1); at a rate, ticks come that many times less often.")
+    var framesPerWrite: Int?
     @Option(help: "Event loop threads (default: the number of cores).") var threads: Int?
+
+    func validate() throws {
+        if let framesPerWrite, !CeilingServer.Settings.framesPerWriteRange.contains(framesPerWrite) {
+            throw ValidationError("--frames-per-write must be 1 to 256, found \(framesPerWrite)")
+        }
+        guard rate >= 0, rate.isFinite else { throw ValidationError("--rate must be 0 (as fast as possible) or a positive number of frames per second, found \(rate)") }
+        guard payloadBytes >= 0, payloadBytes <= 1 << 20 else { throw ValidationError("--payload-bytes must be 0 to 1048576, found \(payloadBytes)") }
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be 1 to 256, found \(threads)") }
+    }
     @Option(help: "Seconds to serve; default: until a signal.") var duration: Double?
 
     func run() async throws {
@@ -138,10 +150,11 @@ struct BenchCeiling: AsyncParsableCommand {
         settings.port = port
         settings.rate = rate
         settings.payloadBytes = payloadBytes
+        settings.framesPerWrite = framesPerWrite
         if let threads { settings.threads = threads }
         let server = CeilingServer(settings: settings)
         let boundPort = try await server.start()
-        StandardError.write("hyphae bench ceiling serving on ws://\(host):\(boundPort) (rate \(rate == 0 ? "as fast as possible" : "\(rate)/s"), payload \(payloadBytes) B)")
+        StandardError.write("hyphae bench ceiling serving on ws://\(host):\(boundPort) (rate \(rate == 0 ? "as fast as possible" : "\(rate)/s"), payload \(payloadBytes) B, \(settings.effectiveFramesPerWrite) frames per write)")
         if let duration {
             try await Task.sleep(for: .seconds(duration))
         } else {
@@ -149,6 +162,6 @@ struct BenchCeiling: AsyncParsableCommand {
         }
         let totals = await server.totals()
         await server.stop()
-        print(#"{"bench":"ceiling","frames_written":\#(totals.framesWritten),"frames_skipped":\#(totals.framesSkipped)}"#)
+        print(#"{"bench":"ceiling","frames_written":\#(totals.framesWritten),"frames_skipped":\#(totals.framesSkipped),"writes":\#(totals.writes)}"#)
     }
 }

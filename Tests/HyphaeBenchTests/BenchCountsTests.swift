@@ -167,6 +167,44 @@ final class BenchCountsTests: XCTestCase {
         XCTAssertEqual(report.gapsInWindow, 0, report.table)
     }
 
+    /// The ceiling writes each tick's frames to a socket together: every write carries
+    /// `framesPerWrite` of them, and the clients still see every sequence once, in order.
+    func testTheCeilingServerWritesSeveralFramesPerWriteWithoutGaps() async throws {
+        var settings = CeilingServer.Settings()
+        settings.rate = 200
+        settings.framesPerWrite = 4
+        settings.payloadBytes = 64
+        settings.threads = 1
+        let ceiling = CeilingServer(settings: settings)
+        let port = try await ceiling.start()
+        var plan = LoadPlan()
+        plan.port = port
+        plan.clients = 10
+        plan.warmUpSeconds = 0.2
+        plan.durationSeconds = 1
+        plan.readHostCounters = false
+        let report = try await LoadGenerator(plan: plan).run()
+        let totals = await ceiling.totals()
+        await ceiling.stop()
+        XCTAssertEqual(report.subscribed, 10, report.table)
+        XCTAssertGreaterThan(totals.writes, 0)
+        XCTAssertEqual(totals.framesWritten, 4 * totals.writes)
+        // 10 clients × 200 frames/s × 1 s, give or take a tick (4 frames) at each end.
+        XCTAssertGreaterThan(report.framesInWindow, 1600, report.table)
+        XCTAssertLessThan(report.framesInWindow, 2400, report.table)
+        XCTAssertEqual(report.gapsInWindow, 0, report.table)
+    }
+
+    func testTheCeilingServerDefaultsToCoalescingOnlyWhenUnpaced() {
+        var settings = CeilingServer.Settings()
+        settings.rate = 0
+        XCTAssertEqual(settings.effectiveFramesPerWrite, 16)
+        settings.rate = 10
+        XCTAssertEqual(settings.effectiveFramesPerWrite, 1)
+        settings.framesPerWrite = 1000
+        XCTAssertEqual(settings.effectiveFramesPerWrite, CeilingServer.Settings.framesPerWriteRange.upperBound)
+    }
+
     func testHistogramPercentilesStayWithinTheirPrecision() {
         var histogram = LatencyHistogram()
         for value in 1...10_000 { histogram.record(value) }

@@ -10,7 +10,8 @@
 #   cpu            the same at 10 Hz: host CPU per delivered frame
 #   broadcast-batched  broadcast on a sink with batch_window_ms: 20 (less CPU, more latency)
 #   broadcast-max  CLIENTS (1000) on a ticker as fast as possible, then the ceiling server; prints the ratio
-#   ceiling        the ceiling server alone at RATE (0: as fast as possible)
+#   ceiling        the ceiling server alone at RATE (0: as fast as possible); it writes
+#                  FRAMES_PER_WRITE frames per socket write (16 at RATE 0, else 1)
 #   features       CLIENTS (10000) on stream_features at 10 Hz
 #   simulations    CLIENTS (200), each its own 64x64 simulation at 10 Hz, distinct seeds
 #   slow           broadcast with 10 % of the clients no longer reading
@@ -20,7 +21,7 @@
 #                  gaps and latency producer-to-client, CPU and RSS of every process
 #
 # Environment: CLIENTS, RATE, PAYLOAD, DURATION, WARMUP, RAMP, BENCH_THREADS (1),
-# HOST_THREADS (the host's default), PORT (18080), SKIP_BUILD=1 to use the existing build,
+# HOST_THREADS (the host's default), FRAMES_PER_WRITE (the ceiling's), PORT (18080), SKIP_BUILD=1 to use the existing build,
 # HOST_BIN to serve with another `hyphae` binary (the load generator stays this build's).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -82,6 +83,7 @@ stop_host() {
 
 start_ceiling() {
     "$HYPHAE" bench ceiling --port "$CEILING_PORT" --rate "$1" --payload-bytes "$2" ${HOST_THREADS:+--threads "$HOST_THREADS"} \
+        ${FRAMES_PER_WRITE:+--frames-per-write "$FRAMES_PER_WRITE"} \
         > "$RESULTS/ceiling-$SCENARIO.log" 2>&1 &
     CEILING_PID=$!
     wait_for_port "$CEILING_PORT"
