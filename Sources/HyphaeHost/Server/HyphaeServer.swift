@@ -97,10 +97,12 @@ public final class HyphaeServer: Sendable {
     }
 
     private func startTrimmingHeap() {
-        let trimmer = HeapTrimmer(interval: .milliseconds(Int(host.configuration.heapTrimInterval * 1000)), metrics: host.metrics, logger: host.logger)
+        let trimmer = HeapTrimmer(interval: .seconds(host.configuration.heapTrimInterval), metrics: host.metrics, logger: host.logger)
         heapTrimmer.withLock { task in
             task?.cancel()
-            task = Task { await trimmer.run() }
+            // `shutdown` marks the host before it takes this lock to cancel the task, so a
+            // shutdown that raced this start either cancels the task or keeps it from starting.
+            task = host.isShuttingDown ? nil : Task { await trimmer.run() }
         }
     }
 

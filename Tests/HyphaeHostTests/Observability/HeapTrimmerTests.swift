@@ -3,6 +3,7 @@ import Glibc
 #endif
 @testable import HyphaeHost
 import HyphaeTesting
+import Logging
 import XCTest
 
 /// The heap trimmer hands freed pages back to the kernel: a heap whose free blocks sit
@@ -36,6 +37,38 @@ final class HeapTrimmerTests: XCTestCase {
             }
             XCTAssertGreaterThanOrEqual(trims, 3)
         }
+    }
+
+    /// An interval under a millisecond was once cut to zero, which turned trimming off.
+    func testAnIntervalUnderAMillisecondStillTrims() async throws {
+        try XCTSkipUnless(HeapTrimmer.isSupported, "malloc_trim is glibc's")
+        try await withHost(configure: { $0.heapTrimInterval = 0.0005 }) { host in
+            var trims = 0
+            for _ in 0..<500 where trims < 3 {
+                trims = Self.sampleCount(in: try await host.get("/metrics").body)
+                if trims < 3 { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            XCTAssertGreaterThanOrEqual(trims, 3)
+        }
+    }
+
+    /// With no interval the trimmer returns at once instead of waiting for a first trim.
+    func testATrimmerWithoutAnIntervalReturnsAtOnce() async throws {
+        let trimmer = HeapTrimmer(interval: .zero, metrics: HostMetrics(), logger: Logger(label: "test"))
+        let returned = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await trimmer.run()
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(30))
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        XCTAssertTrue(returned, "run() kept going with trimming off")
     }
 
     func testTrimmingOffMeansNoTrim() async throws {
