@@ -197,6 +197,9 @@ public actor PipelineReloader {
                 instance.fanOut.loop(fanOut.eventLoop).add(subscription)
                 manager.release(old)
                 subscription.notify(.reloaded(pipelineVersion: definition.version, params: configuration.params.values))
+                // What the new source says now: a subscriber told `stalled` by the old one
+                // hears `flowing` unless this one is stalled too (notify sends changes only).
+                subscription.notify(.status(instance.sourceState, sequence: instance.fanOut.history.latestSequence))
             case .failure(let problem):
                 subscription.notify(.ended(.paramsInvalid, message: "the pipeline changed and this subscription's params no longer fit it: \(problem.description)"))
             }

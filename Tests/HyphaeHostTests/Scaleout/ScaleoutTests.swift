@@ -25,7 +25,8 @@ final class ScaleoutTests: XCTestCase {
 
     /// The producer keeps only `buffer` frames while Redis is down, so that an outage
     /// of a few seconds loses frames for the edges to count.
-    private func startRelay(producerBuffer: Int = 5, producerRate: Int = 20, edgeHistoryFrames: Int = 1000) async throws {
+    /// `edgeRedisURL` points the edges elsewhere than the producer's Redis (nowhere, for a stalled start).
+    private func startRelay(producerBuffer: Int = 5, producerRate: Int = 20, edgeHistoryFrames: Int = 1000, edgeRedisURL: String? = nil) async throws {
         redis = try await RedisServerProcess.start()
         let producerFolder = try TemporaryFolder()
         _ = try producerFolder.write("relay.yaml", """
@@ -41,7 +42,7 @@ final class ScaleoutTests: XCTestCase {
                 buffer: \(producerBuffer)
             """)
         let edgeFolder = try TemporaryFolder()
-        _ = try edgeFolder.write("relay.yaml", Self.edgePipeline(redisURL: redis.url, historyFrames: edgeHistoryFrames, blockMilliseconds: 500))
+        _ = try edgeFolder.write("relay.yaml", Self.edgePipeline(redisURL: edgeRedisURL ?? redis.url, historyFrames: edgeHistoryFrames, blockMilliseconds: 500))
         folders = [producerFolder, edgeFolder]
 
         try startProducer()
@@ -335,6 +336,30 @@ final class ScaleoutTests: XCTestCase {
         }
         XCTAssertEqual(missing(in: sequences[0]), missing(in: sequences[1]), "both edges lost the same frames")
         for client in clients { await client.disconnect() }
+    }
+
+    /// A subscriber told `stalled` whose pipeline is reloaded onto a source that reads at
+    /// once (here: the edge pointed at no Redis, then at the producer's) is told `flowing`
+    /// when it moves, not left believing the stream stalled.
+    func testAReloadOntoAFlowingSourceTellsAStalledSubscriberItFlows() async throws {
+        try await startRelay(edgeRedisURL: "redis://127.0.0.1:\(try LoopbackPort.free())")
+        let (client, _) = try await subscribe(to: edges[0], as: "a", with: ["stream_status": true])
+        let told = try await client.nextMessage(timeout: .seconds(30))
+        XCTAssertEqual(told.type, "stream_status", told.text)
+        XCTAssertEqual(told.payload["state"]?.stringValue, "stalled", told.text)
+
+        _ = try folders[1].write("relay.yaml", Self.edgePipeline(redisURL: redis.url, historyFrames: 1000, blockMilliseconds: 500))
+        var types: [String] = []
+        var notices: [String] = []
+        while types.filter({ $0 == "tick" }).count < 10 {
+            let message = try await client.nextMessage(timeout: .seconds(30))
+            XCTAssertNotEqual(message.type, "stream_end", message.text)
+            types.append(message.type ?? "")
+            if message.type == "stream_status" { notices.append(message.payload["state"]?.stringValue ?? "") }
+        }
+        XCTAssertEqual(notices, ["flowing"], "\(types)")
+        XCTAssertLessThan(types.firstIndex(of: "stream_reloaded") ?? .max, types.firstIndex(of: "tick") ?? 0, "\(types)")
+        await client.disconnect()
     }
 
     /// The producer restarts: a new run, numbered from 0 again under a new epoch; the
