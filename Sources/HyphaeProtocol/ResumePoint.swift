@@ -52,7 +52,7 @@ public struct ResumePoint: Sendable, Equatable {
         switch object["sequence"] {
         case .int(let value)?: sequence = value
         case .double(let value)? where value.rounded() == value && abs(value) <= Double(maxSequence): sequence = Int(value)
-        case let other?: return .failure(ResumePointError("since.sequence must be \(range) (the last sequence received), found \(other.jsonText.prefix(32))"))
+        case let other?: return .failure(ResumePointError("since.sequence must be \(range) (the last sequence received), found \(other.jsonText.prefix(utf8Bytes: 32))"))
         case nil: return .failure(ResumePointError("since.sequence must be \(range) (the last sequence received), found nothing"))
         }
         guard (sequenceBeforeFirst...maxSequence).contains(sequence) else {

@@ -120,7 +120,7 @@ extension ServerMessage {
             "state": .string(stalled ? "stalled" : "flowing"),
             "sequence": .int(sequence),
         ]
-        if let reason { payload["reason"] = .string(String(reason.prefix(300))) }
+        if let reason { payload["reason"] = .string(reason.prefix(utf8Bytes: 300)) }
         return ServerMessage(.streamStatus, streamID: streamID, payload: payload)
     }
 

@@ -88,7 +88,7 @@ enum ProgramReplyParser {
             throw violation("has no 'type' (the frame's message type, e.g. \"tick\"), nor 'frames'")
         }
         guard case .string(let type) = typeValue, !type.isEmpty, type.utf8.count <= maxTypeBytes else {
-            throw violation("has a 'type' that is not a name of 1 to \(maxTypeBytes) bytes: \(typeValue.jsonText.prefix(40))")
+            throw violation("has a 'type' that is not a name of 1 to \(maxTypeBytes) bytes: \(typeValue.jsonText.prefix(utf8Bytes: 40))")
         }
         var payload = JSONObject()
         if let value = object["payload"], value != .null {
@@ -107,7 +107,7 @@ enum ProgramReplyParser {
         var timestamp = defaultTimestamp
         if let value = object["timestamp"] {
             guard let number = value.numberValue, number.isFinite, number >= 0 else {
-                throw violation("has a 'timestamp' that is not a number of Unix milliseconds: \(value.jsonText.prefix(40))")
+                throw violation("has a 'timestamp' that is not a number of Unix milliseconds: \(value.jsonText.prefix(utf8Bytes: 40))")
             }
             timestamp = number
         }
@@ -122,7 +122,7 @@ enum ProgramReplyParser {
         case .double(let number) where number >= 0 && number < 9e15 && number == number.rounded():
             return Int(number)
         default:
-            throw violation("has a 'sequence' that is not a whole number of at least 0: \(value.jsonText.prefix(40))")
+            throw violation("has a 'sequence' that is not a whole number of at least 0: \(value.jsonText.prefix(utf8Bytes: 40))")
         }
     }
 
@@ -131,7 +131,7 @@ enum ProgramReplyParser {
     ) throws(ProtocolViolation) {
         for key in object.keys where !known.contains(key) {
             let hint = Suggestions.didYouMean(key, in: known)
-            throw violation("has the key '\(key.prefix(40))', which \(what) does not take\(hint) (known: \(known.joined(separator: ", ")))")
+            throw violation("has the key '\(key.prefix(utf8Bytes: 40))', which \(what) does not take\(hint) (known: \(known.joined(separator: ", ")))")
         }
     }
 }

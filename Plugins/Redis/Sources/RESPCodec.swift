@@ -1,3 +1,4 @@
+import HyphaeCore
 import NIOCore
 
 /// How much of a reply the decoder accepts; a server (or whatever answers on its port)
@@ -170,7 +171,7 @@ public struct RESPDecoder: ByteToMessageDecoder {
         private func integer(_ line: (start: Int, end: Int, next: Int), what: String) throws(RESPDecodingError) -> Int {
             let digits = text(line)
             guard digits.utf8.count <= 20, let value = Int(digits) else {
-                throw RESPDecodingError("\(what) '\(digits.prefix(32))' is not an integer")
+                throw RESPDecodingError("\(what) '\(digits.prefix(utf8Bytes: 32))' is not an integer")
             }
             return value
         }

@@ -264,7 +264,7 @@ public struct RedisSource: SourceStage {
         invalidEntries += 1
         health.count("invalid_entries")
         if invalidEntries == 1 || invalidEntries.isMultiple(of: 1000) {
-            logger.warning("skipped what is not a relayed frame", metadata: ["event": "redis_invalid_entry", "redis": "\(endpoint)", "detail": "\(what.prefix(300))", "invalid": "\(invalidEntries)"])
+            logger.warning("skipped what is not a relayed frame", metadata: ["event": "redis_invalid_entry", "redis": "\(endpoint)", "detail": "\(what.prefix(utf8Bytes: 300))", "invalid": "\(invalidEntries)"])
         }
     }
 }

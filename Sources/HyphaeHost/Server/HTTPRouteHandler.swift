@@ -63,7 +63,7 @@ final class HTTPRouteHandler: ChannelInboundHandler, RemovableChannelHandler {
             if let refusal = role.refusal(of: requestHead.uri) {
                 if Self.isAdminPath(requestHead.uri) {
                     routes.host.logger.notice("admin request on the public port", metadata: [
-                        "event": "admin_audit", "method": "\(requestHead.method.rawValue)", "path": "\(requestHead.uri.prefix(256))",
+                        "event": "admin_audit", "method": "\(requestHead.method.rawValue)", "path": "\(requestHead.uri.prefix(utf8Bytes: 256))",
                         "status": "\(refusal.status.code)", "remote": "\(context.channel.remoteAddress?.ipAddress ?? "unknown")",
                     ])
                 }
@@ -120,7 +120,7 @@ final class HTTPRouteHandler: ChannelInboundHandler, RemovableChannelHandler {
         let verdict = adminGate.verdict(for: requestHead.headers, from: address, now: now)
         guard let refusal = AdminGate.refusal(verdict) else { return false }
         routes.host.logger.notice("admin request refused", metadata: [
-            "event": "admin_audit", "method": "\(requestHead.method.rawValue)", "path": "\(requestHead.uri.prefix(256))",
+            "event": "admin_audit", "method": "\(requestHead.method.rawValue)", "path": "\(requestHead.uri.prefix(utf8Bytes: 256))",
             "status": "\(refusal.status.code)", "remote": "\(address ?? "unknown")",
         ])
         refuseFromTheHead(requestHead, with: refusal, context: context)

@@ -1,3 +1,4 @@
+import HyphaeCore
 /// What one listening socket serves. A host has one listener for everything unless it
 /// is given an admin port, which splits the admin API off onto a listener of its own
 /// (on a private address, say) and takes it off the public one.
@@ -19,7 +20,7 @@ enum ListenerRole: Sendable {
         switch self {
         case .everything: return nil
         // The same 404 as for any unknown path: the public port does not tell that an admin API exists.
-        case .publicOnly where isAdmin: return .problem(.notFound, "nothing is served at \(path.prefix(256)); see GET /pipelines for the WebSocket paths")
+        case .publicOnly where isAdmin: return .problem(.notFound, "nothing is served at \(path.prefix(utf8Bytes: 256)); see GET /pipelines for the WebSocket paths")
         case .adminOnly where !isAdmin: return .problem(.notFound, "this is the admin listener: it serves /admin/ only; streams and status are on the public port")
         default: return nil
         }

@@ -1,3 +1,4 @@
+import HyphaeCore
 import NIOHTTP1
 
 /// Which web pages may drive this host, decided from a request's head (Docs/SECURITY.md):
@@ -20,10 +21,10 @@ struct RequestOriginPolicy: Sendable {
     /// Why the request is refused, or nil when it may go on.
     func refusal(of head: HTTPRequestHead) -> String? {
         if !allowedOrigins.isEmpty, let origin = head.headers.first(name: "Origin"), !allowedOrigins.contains(Self.normalized(origin)) {
-            return "requests from the origin '\(origin.prefix(200))' are not allowed; add it to allowed_origins"
+            return "requests from the origin '\(origin.prefix(utf8Bytes: 200))' are not allowed; add it to allowed_origins"
         }
         if checksHostName, let host = head.headers.first(name: "Host"), !Self.isLocalOrAddress(host) {
-            return "a dev host answers only to localhost, 127.0.0.1, [::1] or an IP address, not '\(host.prefix(200))'; run with MFN_ENV=staging or prod to serve other names"
+            return "a dev host answers only to localhost, 127.0.0.1, [::1] or an IP address, not '\(host.prefix(utf8Bytes: 200))'; run with MFN_ENV=staging or prod to serve other names"
         }
         return nil
     }

@@ -261,7 +261,7 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
             let known = MessageType.clientTypes.map(\.rawValue)
             // A suggestion is worth its edit-distance work only for a name of plausible length.
             let hint = type.utf8.count <= 64 ? Suggestions.didYouMean(type, in: known) : ""
-            rejectInvalid(.unknownMessageType, "unknown message type '\(type.prefix(64))'\(hint.isEmpty ? ";" : hint) known types: \(known.joined(separator: ", "))")
+            rejectInvalid(.unknownMessageType, "unknown message type '\(type.prefix(utf8Bytes: 64))'\(hint.isEmpty ? ";" : hint) known types: \(known.joined(separator: ", "))")
         }
     }
 

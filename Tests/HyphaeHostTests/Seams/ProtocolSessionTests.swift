@@ -62,6 +62,20 @@ final class ProtocolSessionTests: XCTestCase {
         }
     }
 
+    /// A type of a few characters that are each a letter and 2,000 combining marks: the
+    /// reply quotes at most 64 bytes of it, not 64 characters (about 256 KB here).
+    func testTheQuotedTypeIsBoundedInBytesNotCharacters() throws {
+        try withEmbeddedSession(configure: { $0.maxFrameSize = 1 << 20 }) { session in
+            let heavy = String(repeating: "a" + String(repeating: "\u{0301}", count: 2_000), count: 64)
+            try session.send(type: heavy)
+            let reply = try XCTUnwrap(try session.reply()?.message)
+            XCTAssertEqual(reply.errorCode, "UNKNOWN_MESSAGE_TYPE")
+            let message = try XCTUnwrap(reply.errorMessage)
+            XCTAssertLessThan(message.utf8.count, 300, "the reply grew with the input: \(message.utf8.count) bytes")
+            XCTAssertTrue(message.utf8.starts(with: "unknown message type 'a\u{0301}".utf8), message)
+        }
+    }
+
     func testTextThatIsNotJSONIsAnInvalidMessage() throws {
         try withEmbeddedSession { session in
             try session.sendText("{\"type\": \"init\"")
