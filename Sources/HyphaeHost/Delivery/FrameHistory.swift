@@ -192,14 +192,17 @@ final class FrameHistory: Sendable {
                     outcome.sequence = state.latest
                     if let since {
                         outcome.recovered = false
-                        outcome.missed = since.epoch == state.epoch ? state.latest - since.sequence : nil
+                        // A client ahead of this history missed nothing it can be told of.
+                        outcome.missed = since.epoch == state.epoch && state.latest > since.sequence ? state.latest - since.sequence : nil
                     }
                     return Resumption(outcome: outcome, frames: [])
                 }
                 frames = state.held.filter { $0.frame.sequence > position.sequence }.map(\.frame)
                 outcome.sequence = state.latest
             }
-            guard let since else { return Resumption(outcome: outcome, frames: frames) }
+            // Without `since` the subscriber takes live frames after the sequence it is told,
+            // as on any join: the held ones are at or before it.
+            guard let since else { return Resumption(outcome: outcome, frames: []) }
             guard since.epoch == position.epoch else {
                 outcome.recovered = false
                 return Resumption(outcome: outcome, frames: [])

@@ -111,6 +111,36 @@ final class RelayedResumeTests: XCTestCase {
         XCTAssertEqual(try labels(late), ["#11", "#12"])
     }
 
+    /// A plain subscribe (no `since`) on a relay whose instance published past the
+    /// source's position is told the latest sequence and takes only frames after it,
+    /// not the held ones at or before it.
+    func testAJoinWithoutSinceTakesOnlyFramesAfterTheSequenceItIsTold() throws {
+        let harness = try DeliveryHarness(loop: loop, history: roomy)
+        for sequence in 9...12 { harness.fanOut.publish(NumberedFrames.encoded(sequence), epoch: producer) }
+        loop.run()
+        let late = try DeliveryConnection(loop: loop)
+        var told: ResumeOutcome?
+        harness.fanOut.join(harness.subscribe("late", on: late), on: loop, since: nil, relayed: replay(through: 10, from: nil)) { told = $0 }
+        XCTAssertEqual(told?.sequence, 12)
+        harness.fanOut.publish(NumberedFrames.encoded(13), epoch: producer)
+        loop.run()
+        XCTAssertEqual(try labels(late), ["#13"])
+    }
+
+    /// The history lost frames the source read past its position, and the client is
+    /// ahead of the history: it is not recovered, and no negative `missed` is made up.
+    func testAClientAheadOfAHistoryThatLostFramesIsNotToldANegativeCount() throws {
+        let small = FrameHistory.Limits(frames: 2, seconds: 600, bytes: 1 << 20)
+        let harness = try DeliveryHarness(loop: loop, history: small)
+        for sequence in 11...15 { harness.fanOut.publish(NumberedFrames.encoded(sequence), epoch: producer) }
+        loop.run()
+        let late = try DeliveryConnection(loop: loop)
+        var told: ResumeOutcome?
+        harness.fanOut.join(harness.subscribe("late", on: late), on: loop, since: ResumePoint(epoch: producer, sequence: 20), relayed: replay(through: 10, from: 21)) { told = $0 }
+        XCTAssertEqual(told?.recovered, false)
+        XCTAssertNil(told?.missed, "\(String(describing: told))")
+    }
+
     func testWhatTheSourceCouldNotReplayIsCountedAndLiveFramesFollow() throws {
         let harness = try DeliveryHarness(loop: loop, history: roomy)
         let late = try DeliveryConnection(loop: loop)
