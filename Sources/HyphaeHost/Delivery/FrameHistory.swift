@@ -166,7 +166,10 @@ final class FrameHistory: Sendable {
     /// Whether this history alone can answer a subscriber joining now: it has seen a
     /// frame (so it knows the stream's epoch), and holds every frame after `since`.
     func answers(_ since: ResumePoint?) -> Bool {
-        state.withLock { state in
+        let now = NIODeadline.now()
+        return state.withLock { state in
+            // Frames past `seconds` are not held, though nothing newer has pushed them out yet.
+            evict(&state, now: now)
             guard state.latest != ResumePoint.sequenceBeforeFirst else { return false }
             guard let since else { return true }
             guard since.epoch == state.epoch, since.sequence <= state.latest else { return false }

@@ -84,6 +84,18 @@ final class FrameHistoryTests: XCTestCase {
         XCTAssertEqual(none.resumption(after: nil).outcome.sequence, 19, "the latest sequence is known all the same")
     }
 
+    /// Frames older than `seconds` do not answer a resume, even when no newer frame has
+    /// come to push them out: a relay then asks its source, which may still have them.
+    func testAHistoryDoesNotAnswerWithFramesPastItsAge() throws {
+        let history = FrameHistory(limits: FrameHistory.Limits(frames: 100, seconds: 0.05, bytes: 1 << 20))
+        for sequence in 0..<5 { history.append(NumberedFrames.encoded(sequence)) }
+        let since = ResumePoint(epoch: history.epoch, sequence: 1)
+        XCTAssertTrue(history.answers(since))
+        Thread.sleep(forTimeInterval: 0.2)
+        XCTAssertFalse(history.answers(since), "2 to 4 are past 50 ms")
+        XCTAssertTrue(history.answers(ResumePoint(epoch: history.epoch, sequence: 4)), "nothing after the latest is wanted")
+    }
+
     func testWhatAResumeIsToldWhenItCannotBeServed() {
         let history = FrameHistory(limits: FrameHistory.Limits(frames: 5, seconds: 600, bytes: 1 << 20))
         XCTAssertEqual(history.resumption(after: nil).outcome.sequence, -1, "before the first frame")
