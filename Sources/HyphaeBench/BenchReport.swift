@@ -42,6 +42,7 @@ public struct BenchReport: Sendable {
     public var streamEnds: Int { whole.streamEnds }
     public var disconnects: Int { whole.disconnects }
     public var errorMessages: Int { whole.errorMessages }
+    public var outOfOrder: Int { whole.outOfOrder }
     public var refusals: Int { whole.refusals }
     public var slowClients: Int { (0..<plan.clients).count(where: plan.isSlow) }
 

@@ -22,6 +22,11 @@ public final class CeilingServer: Sendable {
         /// Frames per second; 0 writes as fast as the loops go.
         public var rate = 0.0
         public var payloadBytes = 256
+        /// Accept connections on a thread of its own (`SocketAcceptor`), so that each
+        /// socket's descriptor is known, and write frames with `send(2)` on it from the
+        /// loop, past NIO's channel write path; NIO takes only what the kernel did not.
+        /// Shows what that path costs per frame (Docs/PERFORMANCE.md, against nchan).
+        public var directWrites = false
         /// Frames encoded per tick and written to each socket together; nil: 16 as fast as
         /// possible (how many pile up for a fan-out that keeps its loops busy), 1 at a rate.
         public var framesPerWrite: Int?
@@ -44,12 +49,15 @@ public final class CeilingServer: Sendable {
         public var framesSkipped = 0
         /// Socket writes: each carries `framesPerWrite` frames.
         public var writes = 0
+        /// Of `writes`, those the kernel took whole from a direct `send`.
+        public var directWrites = 0
     }
 
     private let settings: Settings
     private let group: MultiThreadedEventLoopGroup
     private let broadcasters: [NIOLoopBoundBox<CeilingBroadcaster>]
     private let channel = Mutex<Channel?>(nil)
+    private let acceptor = Mutex<SocketAcceptor?>(nil)
     private let drivers = Mutex<[Task<Void, Never>]>([])
 
     public init(settings: Settings) {
@@ -62,6 +70,12 @@ public final class CeilingServer: Sendable {
 
     /// Binds and starts ticking; returns the port.
     public func start() async throws -> Int {
+        let port = settings.directWrites ? try acceptDirectly() : try await bind()
+        startTicking()
+        return port
+    }
+
+    private func bind() async throws -> Int {
         let broadcasters = self.broadcasters
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
@@ -77,6 +91,33 @@ public final class CeilingServer: Sendable {
             }
         let bound = try await bootstrap.bind(host: settings.host, port: settings.port).get()
         channel.withLock { $0 = bound }
+        return bound.localAddress?.port ?? settings.port
+    }
+
+    /// Accepts on a thread of its own and hands each socket to NIO by descriptor, which
+    /// its connection keeps for direct writes.
+    private func acceptDirectly() throws -> Int {
+        let listener = try SocketAcceptor(host: settings.host, port: settings.port)
+        acceptor.withLock { $0 = listener }
+        let broadcasters = self.broadcasters
+        let group = self.group
+        listener.start { descriptor in
+            _ = ClientBootstrap(group: group)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        guard let broadcaster = broadcasters.first(where: { $0.eventLoop === channel.eventLoop }) else {
+                            throw BenchError("no broadcaster for the channel's event loop")
+                        }
+                        try channel.pipeline.syncOperations.addHandler(CeilingConnection(broadcaster: broadcaster.value, directDescriptor: descriptor))
+                    }
+                }
+                .withConnectedSocket(descriptor)
+        }
+        return listener.port
+    }
+
+    private func startTicking() {
         if settings.rate > 0 {
             for broadcaster in broadcasters {
                 broadcaster.eventLoop.execute { broadcaster.value.startTicking() }
@@ -95,7 +136,6 @@ public final class CeilingServer: Sendable {
             }
             drivers.withLock { $0 = started }
         }
-        return bound.localAddress?.port ?? settings.port
     }
 
     public func totals() async -> Totals {
@@ -106,6 +146,7 @@ public final class CeilingServer: Sendable {
             totals.framesWritten += part.framesWritten
             totals.framesSkipped += part.framesSkipped
             totals.writes += part.writes
+            totals.directWrites += part.directWrites
         }
         return totals
     }
@@ -114,6 +155,7 @@ public final class CeilingServer: Sendable {
         for driver in drivers.withLock({ $0 }) { driver.cancel() }
         let listener = channel.withLock { $0 }
         try? await listener?.close().get()
+        acceptor.withLock { $0 }?.stop()
         for broadcaster in broadcasters {
             try? await broadcaster.eventLoop.submit { broadcaster.value.stop() }.get()
         }
@@ -191,7 +233,12 @@ final class CeilingBroadcaster {
         // A write can close a socket, which leaves `subscribers` at once.
         let audience = subscribers
         var written = 0
-        for subscriber in audience where subscriber.writeAndFlush(frames) {
+        for subscriber in audience {
+            switch subscriber.writeAndFlush(frames) {
+            case .skipped: continue
+            case .direct: totals.directWrites += 1
+            case .throughNIO: break
+            }
             written += 1
         }
         totals.writes += written
@@ -234,6 +281,11 @@ final class CeilingConnection: ChannelInboundHandler {
 
     private let broadcaster: CeilingBroadcaster
     private var context: ChannelHandlerContext?
+    /// The socket, for direct writes; nil: every write goes through NIO.
+    private let directDescriptor: CInt?
+    /// Writes NIO holds that the kernel has not taken yet: while there are any, a direct
+    /// write would overtake them.
+    private var writesInNIO = 0
     private var partial: ByteBuffer?
     private var isUpgraded = false
     private var isSubscribed = false
@@ -244,8 +296,16 @@ final class CeilingConnection: ChannelInboundHandler {
     private static let closeType: [UInt8] = Array(#""type":"close""#.utf8)
     private static let keyHeader: [UInt8] = Array("sec-websocket-key:".utf8)
 
-    init(broadcaster: CeilingBroadcaster) {
+    init(broadcaster: CeilingBroadcaster, directDescriptor: CInt? = nil) {
         self.broadcaster = broadcaster
+        self.directDescriptor = directDescriptor
+    }
+
+    /// How a tick's write went.
+    enum WriteOutcome {
+        case skipped
+        case direct
+        case throughNIO
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -263,11 +323,43 @@ final class CeilingConnection: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
-    /// Writes and flushes the tick's frames in one pass unless the socket is full; true when written.
-    func writeAndFlush(_ frames: ByteBuffer) -> Bool {
-        guard let context, context.channel.isWritable else { return false }
-        context.writeAndFlush(wrapOutboundOut(frames), promise: nil)
-        return true
+    /// Writes and flushes the tick's frames in one pass unless the socket is full.
+    func writeAndFlush(_ frames: ByteBuffer) -> WriteOutcome {
+        guard let context else { return .skipped }
+        guard let descriptor = directDescriptor else {
+            guard context.channel.isWritable else { return .skipped }
+            context.writeAndFlush(wrapOutboundOut(frames), promise: nil)
+            return .throughNIO
+        }
+        guard writesInNIO == 0 else { return .skipped }
+        let sent = frames.withUnsafeReadableBytes { bytes in
+            send(descriptor, bytes.baseAddress, bytes.count, CInt(MSG_NOSIGNAL) | CInt(MSG_DONTWAIT))
+        }
+        if sent == frames.readableBytes { return .direct }
+        guard sent >= 0 else {
+            let failure = errno
+            if failure == EAGAIN || failure == EWOULDBLOCK { return .skipped }
+            context.close(promise: nil)
+            return .skipped
+        }
+        // The kernel took part: the rest must leave before anything else, so NIO takes it
+        // and direct writes wait until it is out.
+        var rest = frames
+        rest.moveReaderIndex(forwardBy: sent)
+        writeThroughNIO(rest, context: context)
+        return .throughNIO
+    }
+
+    /// Writes through NIO, counting what it holds when this connection writes directly.
+    private func writeThroughNIO(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
+        guard directDescriptor != nil else {
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+            return
+        }
+        writesInNIO += 1
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.assumeIsolated().whenComplete { [self] _ in writesInNIO -= 1 }
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
     }
 
     func close() {
@@ -333,14 +425,14 @@ final class CeilingConnection: ChannelInboundHandler {
         }
         buffer.moveReaderIndex(forwardBy: head.end)
         guard let key = head.key else {
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")), promise: nil)
+            writeThroughNIO(ByteBuffer(string: "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"), context: context)
             context.close(promise: nil)
             return false
         }
         let digest = Insecure.SHA1.hash(data: Array((key + WebSocketWire.acceptGUID).utf8))
         let accept = Data(digest).base64EncodedString()
         let response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(accept)\r\n\r\n"
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response)), promise: nil)
+        writeThroughNIO(ByteBuffer(string: response), context: context)
         isUpgraded = true
         return true
     }
@@ -365,6 +457,6 @@ final class CeilingConnection: ChannelInboundHandler {
     }
 
     private func reply(_ message: ServerMessage, context: ChannelHandlerContext) {
-        context.writeAndFlush(wrapOutboundOut(ServerFrames.message(message, allocator: context.channel.allocator)), promise: nil)
+        writeThroughNIO(ServerFrames.message(message, allocator: context.channel.allocator), context: context)
     }
 }

@@ -131,6 +131,8 @@ struct BenchCeiling: AsyncParsableCommand {
     @Option(help: "Padding bytes per frame, as the ticker's payload_bytes.") var payloadBytes = 256
     @Option(help: "Frames per socket write, 1 to 256 (default: 16 at --rate 0, else 1); at a rate, ticks come that many times less often.")
     var framesPerWrite: Int?
+    @Flag(help: "Accept on a thread of its own and write frames with send(2) on each socket, past NIO's channel write path (IPv4 only).")
+    var directWrites = false
     @Option(help: "Event loop threads (default: the number of cores).") var threads: Int?
 
     func validate() throws {
@@ -151,10 +153,11 @@ struct BenchCeiling: AsyncParsableCommand {
         settings.rate = rate
         settings.payloadBytes = payloadBytes
         settings.framesPerWrite = framesPerWrite
+        settings.directWrites = directWrites
         if let threads { settings.threads = threads }
         let server = CeilingServer(settings: settings)
         let boundPort = try await server.start()
-        StandardError.write("hyphae bench ceiling serving on ws://\(host):\(boundPort) (rate \(rate == 0 ? "as fast as possible" : "\(rate)/s"), payload \(payloadBytes) B, \(settings.effectiveFramesPerWrite) frames per write)")
+        StandardError.write("hyphae bench ceiling serving on ws://\(host):\(boundPort) (rate \(rate == 0 ? "as fast as possible" : "\(rate)/s"), payload \(payloadBytes) B, \(settings.effectiveFramesPerWrite) frames per write\(directWrites ? ", direct writes" : ""))")
         if let duration {
             try await Task.sleep(for: .seconds(duration))
         } else {
@@ -162,6 +165,6 @@ struct BenchCeiling: AsyncParsableCommand {
         }
         let totals = await server.totals()
         await server.stop()
-        print(#"{"bench":"ceiling","frames_written":\#(totals.framesWritten),"frames_skipped":\#(totals.framesSkipped),"writes":\#(totals.writes)}"#)
+        print(#"{"bench":"ceiling","frames_written":\#(totals.framesWritten),"frames_skipped":\#(totals.framesSkipped),"writes":\#(totals.writes),"direct_writes":\#(totals.directWrites)}"#)
     }
 }

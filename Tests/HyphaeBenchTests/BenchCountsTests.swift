@@ -195,6 +195,69 @@ final class BenchCountsTests: XCTestCase {
         XCTAssertEqual(report.gapsInWindow, 0, report.table)
     }
 
+    /// With direct writes the ceiling accepts on its own thread and writes each socket
+    /// with send(2): the clients still get every frame once, and the kernel took the
+    /// writes whole (a loopback socket with room never takes part of 4 small frames).
+    func testTheCeilingServerWritingDirectlyFeedsTheBenchWithoutGaps() async throws {
+        var settings = CeilingServer.Settings()
+        settings.rate = 200
+        settings.framesPerWrite = 4
+        settings.payloadBytes = 64
+        settings.threads = 2
+        settings.directWrites = true
+        let ceiling = CeilingServer(settings: settings)
+        let port = try await ceiling.start()
+        var plan = LoadPlan()
+        plan.port = port
+        plan.clients = 10
+        plan.warmUpSeconds = 0.2
+        plan.durationSeconds = 1
+        plan.readHostCounters = false
+        let report = try await LoadGenerator(plan: plan).run()
+        let totals = await ceiling.totals()
+        await ceiling.stop()
+        XCTAssertEqual(report.subscribed, 10, report.table)
+        XCTAssertGreaterThan(totals.directWrites, 0)
+        XCTAssertEqual(totals.directWrites, totals.writes, "every write went direct")
+        XCTAssertGreaterThan(report.framesInWindow, 1600, report.table)
+        XCTAssertLessThan(report.framesInWindow, 2400, report.table)
+        XCTAssertEqual(report.gapsInWindow, 0, report.table)
+    }
+
+    /// Clients that stop reading fill their sockets, so direct sends come back short or
+    /// refused and NIO takes the rest: the byte stream stays whole (no frame cut into or
+    /// overtaken), the stalled clients see gaps for the ticks skipped, and read on after.
+    func testTheCeilingServerWritingDirectlyKeepsFullSocketsWhole() async throws {
+        var settings = CeilingServer.Settings()
+        settings.rate = 400
+        settings.framesPerWrite = 4
+        settings.payloadBytes = 16_384
+        settings.threads = 1
+        settings.directWrites = true
+        let ceiling = CeilingServer(settings: settings)
+        let port = try await ceiling.start()
+        var plan = LoadPlan()
+        plan.port = port
+        plan.clients = 4
+        plan.warmUpSeconds = 0.2
+        plan.durationSeconds = 3
+        plan.readHostCounters = false
+        plan.slowShare = 0.5
+        plan.slowResumeAfterSeconds = 1.5
+        plan.slowReceiveBufferBytes = 4096
+        let report = try await LoadGenerator(plan: plan).run()
+        let totals = await ceiling.totals()
+        await ceiling.stop()
+        XCTAssertEqual(report.subscribed, 4, report.table)
+        XCTAssertEqual(report.errorMessages, 0, report.table)
+        XCTAssertEqual(report.outOfOrder, 0, report.table)
+        XCTAssertEqual(report.disconnects, 0, report.table)
+        XCTAssertGreaterThan(report.gapsInWindow, 0, "the stalled clients lost ticks: \(report.table)")
+        XCTAssertEqual(report.gapsOfReadingClients, 0, report.table)
+        XCTAssertLessThan(totals.directWrites, totals.writes, "some writes went through NIO: \(totals)")
+        XCTAssertGreaterThan(totals.framesSkipped, 0, "\(totals)")
+    }
+
     func testTheCeilingServerDefaultsToCoalescingOnlyWhenUnpaced() {
         var settings = CeilingServer.Settings()
         settings.rate = 0

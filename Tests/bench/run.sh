@@ -11,7 +11,8 @@
 #   broadcast-batched  broadcast on a sink with batch_window_ms: 20 (less CPU, more latency)
 #   broadcast-max  CLIENTS (1000) on a ticker as fast as possible, then the ceiling server; prints the ratio
 #   ceiling        the ceiling server alone at RATE (0: as fast as possible); it writes
-#                  FRAMES_PER_WRITE frames per socket write (16 at RATE 0, else 1)
+#                  FRAMES_PER_WRITE frames per socket write (16 at RATE 0, else 1);
+#                  DIRECT_WRITES=1: send(2) on each socket, past NIO's write path
 #   features       CLIENTS (10000) on stream_features at 10 Hz
 #   simulations    CLIENTS (200), each its own 64x64 simulation at 10 Hz, distinct seeds
 #   slow           broadcast with 10 % of the clients no longer reading
@@ -83,7 +84,7 @@ stop_host() {
 
 start_ceiling() {
     "$HYPHAE" bench ceiling --port "$CEILING_PORT" --rate "$1" --payload-bytes "$2" ${HOST_THREADS:+--threads "$HOST_THREADS"} \
-        ${FRAMES_PER_WRITE:+--frames-per-write "$FRAMES_PER_WRITE"} \
+        ${FRAMES_PER_WRITE:+--frames-per-write "$FRAMES_PER_WRITE"} ${DIRECT_WRITES:+--direct-writes} \
         > "$RESULTS/ceiling-$SCENARIO.log" 2>&1 &
     CEILING_PID=$!
     wait_for_port "$CEILING_PORT"
