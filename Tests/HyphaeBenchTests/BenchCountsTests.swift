@@ -145,21 +145,43 @@ final class BenchCountsTests: XCTestCase {
         XCTAssertGreaterThan(report.gapsOfSlowClientsTotal, 0, report.table)
     }
 
-    func testTheCeilingServerFeedsTheBench() async throws {
-        var settings = CeilingServer.Settings()
-        settings.rate = 100
-        settings.payloadBytes = 256
-        settings.threads = 1
+    /// Runs `clients` bench clients for a second (or `adjust`'s plan) against a ceiling
+    /// server with `settings`, and returns what both counted.
+    private func runAgainstCeiling(
+        _ settings: CeilingServer.Settings, clients: Int = 10, adjust: (inout LoadPlan) -> Void = { _ in }
+    ) async throws -> (report: BenchReport, totals: CeilingServer.Totals) {
         let ceiling = CeilingServer(settings: settings)
         let port = try await ceiling.start()
         var plan = LoadPlan()
         plan.port = port
-        plan.clients = 10
+        plan.clients = clients
         plan.warmUpSeconds = 0.2
         plan.durationSeconds = 1
         plan.readHostCounters = false
-        let report = try await LoadGenerator(plan: plan).run()
-        await ceiling.stop()
+        adjust(&plan)
+        do {
+            let report = try await LoadGenerator(plan: plan).run()
+            let totals = await ceiling.totals()
+            await ceiling.stop()
+            return (report, totals)
+        } catch {
+            await ceiling.stop()
+            throw error
+        }
+    }
+
+    private func ceilingSettings(rate: Double, payloadBytes: Int, framesPerWrite: Int? = nil, threads: Int = 1, directWrites: Bool = false) -> CeilingServer.Settings {
+        var settings = CeilingServer.Settings()
+        settings.rate = rate
+        settings.payloadBytes = payloadBytes
+        settings.framesPerWrite = framesPerWrite
+        settings.threads = threads
+        settings.directWrites = directWrites
+        return settings
+    }
+
+    func testTheCeilingServerFeedsTheBench() async throws {
+        let (report, _) = try await runAgainstCeiling(ceilingSettings(rate: 100, payloadBytes: 256))
         XCTAssertEqual(report.subscribed, 10, report.table)
         // 10 clients × 100 frames/s × 1 s, give or take a tick at each end.
         XCTAssertGreaterThan(report.framesInWindow, 800, report.table)
@@ -170,22 +192,7 @@ final class BenchCountsTests: XCTestCase {
     /// The ceiling writes each tick's frames to a socket together: every write carries
     /// `framesPerWrite` of them, and the clients still see every sequence once, in order.
     func testTheCeilingServerWritesSeveralFramesPerWriteWithoutGaps() async throws {
-        var settings = CeilingServer.Settings()
-        settings.rate = 200
-        settings.framesPerWrite = 4
-        settings.payloadBytes = 64
-        settings.threads = 1
-        let ceiling = CeilingServer(settings: settings)
-        let port = try await ceiling.start()
-        var plan = LoadPlan()
-        plan.port = port
-        plan.clients = 10
-        plan.warmUpSeconds = 0.2
-        plan.durationSeconds = 1
-        plan.readHostCounters = false
-        let report = try await LoadGenerator(plan: plan).run()
-        let totals = await ceiling.totals()
-        await ceiling.stop()
+        let (report, totals) = try await runAgainstCeiling(ceilingSettings(rate: 200, payloadBytes: 64, framesPerWrite: 4))
         XCTAssertEqual(report.subscribed, 10, report.table)
         XCTAssertGreaterThan(totals.writes, 0)
         XCTAssertEqual(totals.framesWritten, 4 * totals.writes)
@@ -199,23 +206,7 @@ final class BenchCountsTests: XCTestCase {
     /// with send(2): the clients still get every frame once, and the kernel took the
     /// writes whole (a loopback socket with room never takes part of 4 small frames).
     func testTheCeilingServerWritingDirectlyFeedsTheBenchWithoutGaps() async throws {
-        var settings = CeilingServer.Settings()
-        settings.rate = 200
-        settings.framesPerWrite = 4
-        settings.payloadBytes = 64
-        settings.threads = 2
-        settings.directWrites = true
-        let ceiling = CeilingServer(settings: settings)
-        let port = try await ceiling.start()
-        var plan = LoadPlan()
-        plan.port = port
-        plan.clients = 10
-        plan.warmUpSeconds = 0.2
-        plan.durationSeconds = 1
-        plan.readHostCounters = false
-        let report = try await LoadGenerator(plan: plan).run()
-        let totals = await ceiling.totals()
-        await ceiling.stop()
+        let (report, totals) = try await runAgainstCeiling(ceilingSettings(rate: 200, payloadBytes: 64, framesPerWrite: 4, threads: 2, directWrites: true))
         XCTAssertEqual(report.subscribed, 10, report.table)
         XCTAssertGreaterThan(totals.directWrites, 0)
         XCTAssertEqual(totals.directWrites, totals.writes, "every write went direct")
@@ -228,26 +219,13 @@ final class BenchCountsTests: XCTestCase {
     /// refused and NIO takes the rest: the byte stream stays whole (no frame cut into or
     /// overtaken), the stalled clients see gaps for the ticks skipped, and read on after.
     func testTheCeilingServerWritingDirectlyKeepsFullSocketsWhole() async throws {
-        var settings = CeilingServer.Settings()
-        settings.rate = 400
-        settings.framesPerWrite = 4
-        settings.payloadBytes = 16_384
-        settings.threads = 1
-        settings.directWrites = true
-        let ceiling = CeilingServer(settings: settings)
-        let port = try await ceiling.start()
-        var plan = LoadPlan()
-        plan.port = port
-        plan.clients = 4
-        plan.warmUpSeconds = 0.2
-        plan.durationSeconds = 3
-        plan.readHostCounters = false
-        plan.slowShare = 0.5
-        plan.slowResumeAfterSeconds = 1.5
-        plan.slowReceiveBufferBytes = 4096
-        let report = try await LoadGenerator(plan: plan).run()
-        let totals = await ceiling.totals()
-        await ceiling.stop()
+        let settings = ceilingSettings(rate: 400, payloadBytes: 16_384, framesPerWrite: 4, directWrites: true)
+        let (report, totals) = try await runAgainstCeiling(settings, clients: 4) { plan in
+            plan.durationSeconds = 3
+            plan.slowShare = 0.5
+            plan.slowResumeAfterSeconds = 1.5
+            plan.slowReceiveBufferBytes = 4096
+        }
         XCTAssertEqual(report.subscribed, 4, report.table)
         XCTAssertEqual(report.errorMessages, 0, report.table)
         XCTAssertEqual(report.outOfOrder, 0, report.table)

@@ -30,11 +30,7 @@ final class HeapTrimmerTests: XCTestCase {
     func testAHostTrimsOnItsIntervalAndReportsIt() async throws {
         try XCTSkipUnless(HeapTrimmer.isSupported, "malloc_trim is glibc's")
         try await withHost(configure: { $0.heapTrimInterval = 0.05 }) { host in
-            var trims = 0
-            for _ in 0..<500 where trims < 3 {
-                trims = Self.sampleCount(in: try await host.get("/metrics").body)
-                if trims < 3 { try await Task.sleep(for: .milliseconds(20)) }
-            }
+            let trims = try await Self.trims(by: host, reaching: 3)
             XCTAssertGreaterThanOrEqual(trims, 3)
         }
     }
@@ -43,11 +39,7 @@ final class HeapTrimmerTests: XCTestCase {
     func testAnIntervalUnderAMillisecondStillTrims() async throws {
         try XCTSkipUnless(HeapTrimmer.isSupported, "malloc_trim is glibc's")
         try await withHost(configure: { $0.heapTrimInterval = 0.0005 }) { host in
-            var trims = 0
-            for _ in 0..<500 where trims < 3 {
-                trims = Self.sampleCount(in: try await host.get("/metrics").body)
-                if trims < 3 { try await Task.sleep(for: .milliseconds(20)) }
-            }
+            let trims = try await Self.trims(by: host, reaching: 3)
             XCTAssertGreaterThanOrEqual(trims, 3)
         }
     }
@@ -90,6 +82,16 @@ final class HeapTrimmerTests: XCTestCase {
         }
         let good = try folder.write("good.conf", "heap_trim_interval: 30\n")
         XCTAssertEqual(try HostConfiguration.load(file: good).heapTrimInterval, 30)
+    }
+
+    /// The trims the host's metrics count, read until there are `count` or 10 s passed.
+    private static func trims(by host: RunningHost, reaching count: Int) async throws -> Int {
+        var trims = 0
+        for _ in 0..<500 where trims < count {
+            trims = sampleCount(in: try await host.get("/metrics").body)
+            if trims < count { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        return trims
     }
 
     private static func sampleCount(in metrics: String) -> Int {
