@@ -190,13 +190,14 @@ final class FrameHistory: Sendable {
             var outcome = ResumeOutcome(epoch: position.epoch, sequence: position.sequence)
             var frames: [EncodedFrame] = []
             if state.epoch == position.epoch, state.latest > position.sequence {
-                // Published since the source's position was read: this history must hold all of them.
-                guard let oldest = state.held.first, oldest.frame.sequence <= position.sequence + 1 else {
+                // Published since the source's position was read: this history must hold
+                // those the client has not seen (after its `since`, when that is further on).
+                let seenThrough = since.map { $0.epoch == state.epoch ? max(position.sequence, $0.sequence) : position.sequence } ?? state.latest
+                if seenThrough < state.latest, (state.held.first?.frame.sequence).map({ $0 > seenThrough + 1 }) ?? true {
                     outcome.sequence = state.latest
                     if let since {
                         outcome.recovered = false
-                        // A client ahead of this history missed nothing it can be told of.
-                        outcome.missed = since.epoch == state.epoch && state.latest > since.sequence ? state.latest - since.sequence : nil
+                        outcome.missed = since.epoch == state.epoch ? state.latest - since.sequence : nil
                     }
                     return Resumption(outcome: outcome, frames: [])
                 }

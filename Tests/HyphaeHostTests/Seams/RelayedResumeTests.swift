@@ -127,18 +127,31 @@ final class RelayedResumeTests: XCTestCase {
         XCTAssertEqual(try labels(late), ["#13"])
     }
 
-    /// The history lost frames the source read past its position, and the client is
-    /// ahead of the history: it is not recovered, and no negative `missed` is made up.
-    func testAClientAheadOfAHistoryThatLostFramesIsNotToldANegativeCount() throws {
+    /// The history lost frames the source read past its position: a client that needs
+    /// none of those lost is served from what is held; one that needs them is not
+    /// recovered and told how many it missed, never a negative count.
+    func testAHistoryThatLostFramesServesTheClientsThatDoNotNeedThem() throws {
         let small = FrameHistory.Limits(frames: 2, seconds: 600, bytes: 1 << 20)
         let harness = try DeliveryHarness(loop: loop, history: small)
         for sequence in 11...15 { harness.fanOut.publish(NumberedFrames.encoded(sequence), epoch: producer) }
         loop.run()
-        let late = try DeliveryConnection(loop: loop)
         var told: ResumeOutcome?
-        harness.fanOut.join(harness.subscribe("late", on: late), on: loop, since: ResumePoint(epoch: producer, sequence: 20), relayed: replay(through: 10, from: 21)) { told = $0 }
-        XCTAssertEqual(told?.recovered, false)
-        XCTAssertNil(told?.missed, "\(String(describing: told))")
+
+        let ahead = try DeliveryConnection(loop: loop)
+        harness.fanOut.join(harness.subscribe("ahead", on: ahead), on: loop, since: ResumePoint(epoch: producer, sequence: 20), relayed: replay(through: 10, from: 21)) { told = $0 }
+        XCTAssertEqual(told, ResumeOutcome(epoch: producer, sequence: 20, recovered: true), "ahead of everything held: nothing missed")
+
+        let near = try DeliveryConnection(loop: loop)
+        harness.fanOut.join(harness.subscribe("near", on: near), on: loop, since: ResumePoint(epoch: producer, sequence: 13), relayed: replay(through: 10, from: 14)) { told = $0 }
+        XCTAssertEqual(told, ResumeOutcome(epoch: producer, sequence: 15, recovered: true), "14 and 15 are held")
+
+        let behind = try DeliveryConnection(loop: loop)
+        harness.fanOut.join(harness.subscribe("behind", on: behind), on: loop, since: ResumePoint(epoch: producer, sequence: 11), relayed: replay(through: 10, from: 12)) { told = $0 }
+        XCTAssertEqual(told, ResumeOutcome(epoch: producer, sequence: 15, recovered: false, missed: 4), "12 and 13 are gone")
+
+        loop.run()
+        XCTAssertEqual(try labels(near), ["#14", "#15"])
+        XCTAssertEqual(try labels(ahead), [])
     }
 
     func testWhatTheSourceCouldNotReplayIsCountedAndLiveFramesFollow() throws {
