@@ -120,6 +120,13 @@ public final class SourceFlow: StageResource {
         current.withLock { $0 }
     }
 
+    /// Takes on the state of the flow this one succeeds (a reload), without telling
+    /// anyone: its subscribers were told by the predecessor, and hear of the next change.
+    public func continueFlow(of predecessor: SourceFlow) {
+        let inherited = predecessor.state
+        current.withLock { $0 = inherited }
+    }
+
     public func stalled(_ reason: String) {
         let changed = current.withLock { state -> Bool in
             guard case .flowing = state else { return false }

@@ -56,6 +56,14 @@ final class PipelineInstance: Sendable {
     /// Whether the source says it stalled, for a subscriber that joins meanwhile.
     var sourceState: SourceFlow.State { sourceFlow.state }
 
+    /// Carries on a predecessor's stream (a reload): its epoch and recent frames, and
+    /// whether its source was stalled, so that a subscriber told `stalled` hears
+    /// `flowing` when this source reads, and nothing while it stalls too.
+    func continueStream(of predecessor: PipelineInstance) {
+        fanOut.history.continueStream(of: predecessor.fanOut.history)
+        sourceFlow.continueFlow(of: predecessor.sourceFlow)
+    }
+
     var version: String { configuration.version }
     var metrics: PipelineMetrics { fanOut.metrics }
 

@@ -170,7 +170,7 @@ public actor PipelineReloader {
             manager.retire(old)
             let nextSequence = await old.stopAndWait()
             let lastFrame = old.fanOut.history.position
-            let successors = SuccessorInstances(definition: definition, manager: manager, continuing: old.fanOut)
+            let successors = SuccessorInstances(definition: definition, manager: manager, continuing: old)
             for handle in old.fanOut.handles {
                 try? await handle.eventLoop.submit {
                     Self.moveSubscribers(of: old.fanOut.afterWaitingFrames(handle), from: old, to: definition, successors: successors, manager: manager)
@@ -197,9 +197,6 @@ public actor PipelineReloader {
                 instance.fanOut.loop(fanOut.eventLoop).add(subscription)
                 manager.release(old)
                 subscription.notify(.reloaded(pipelineVersion: definition.version, params: configuration.params.values))
-                // What the new source says now: a subscriber told `stalled` by the old one
-                // hears `flowing` unless this one is stalled too (notify sends changes only).
-                subscription.notify(.status(instance.sourceState, sequence: instance.fanOut.history.latestSequence))
             case .failure(let problem):
                 subscription.notify(.ended(.paramsInvalid, message: "the pipeline changed and this subscription's params no longer fit it: \(problem.description)"))
             }

@@ -11,11 +11,11 @@ final class SuccessorInstances: Sendable {
 
     private let definition: PipelineDefinition
     private let manager: InstanceManager
-    /// The old instance's fan-out, whose epoch and recent frames the successors carry on.
-    private let predecessor: FanOut
+    /// The old instance, whose stream (epoch, recent frames, source state) the successors carry on.
+    private let predecessor: PipelineInstance
     private let state = Mutex(State())
 
-    init(definition: PipelineDefinition, manager: InstanceManager, continuing predecessor: FanOut) {
+    init(definition: PipelineDefinition, manager: InstanceManager, continuing predecessor: PipelineInstance) {
         self.definition = definition
         self.manager = manager
         self.predecessor = predecessor
@@ -30,7 +30,7 @@ final class SuccessorInstances: Sendable {
             let (instance, isNew) = manager.acquireForMove(definition, configuration: configuration, joining: state.byParams[params])
             if isNew {
                 // Same stream, numbered on: a subscriber that reconnects resumes across the reload.
-                instance.fanOut.history.continueStream(of: predecessor.history)
+                instance.continueStream(of: predecessor)
                 state.byParams[params] = instance
                 state.created.append(instance)
             }

@@ -340,17 +340,27 @@ final class ScaleoutTests: XCTestCase {
 
     /// A subscriber told `stalled` whose pipeline is reloaded onto a source that reads at
     /// once (here: the edge pointed at no Redis, then at the producer's) is told `flowing`
-    /// when it moves, not left believing the stream stalled.
+    /// once the new source reads, not left believing the stream stalled; a reload onto a
+    /// source that is stalled too tells it nothing new.
     func testAReloadOntoAFlowingSourceTellsAStalledSubscriberItFlows() async throws {
-        try await startRelay(edgeRedisURL: "redis://127.0.0.1:\(try LoopbackPort.free())")
+        let nowhere = "redis://127.0.0.1:\(try LoopbackPort.free())"
+        try await startRelay(edgeRedisURL: nowhere)
         let (client, _) = try await subscribe(to: edges[0], as: "a", with: ["stream_status": true])
         let told = try await client.nextMessage(timeout: .seconds(30))
         XCTAssertEqual(told.type, "stream_status", told.text)
         XCTAssertEqual(told.payload["state"]?.stringValue, "stalled", told.text)
 
-        _ = try folders[1].write("relay.yaml", Self.edgePipeline(redisURL: redis.url, historyFrames: 1000, blockMilliseconds: 500))
         var types: [String] = []
         var notices: [String] = []
+        _ = try folders[1].write("relay.yaml", Self.edgePipeline(redisURL: nowhere, historyFrames: 1000, blockMilliseconds: 400))
+        while types.last != "stream_reloaded" {
+            let message = try await client.nextMessage(timeout: .seconds(30))
+            XCTAssertNotEqual(message.type, "stream_end", message.text)
+            types.append(message.type ?? "")
+            if message.type == "stream_status" { notices.append(message.payload["state"]?.stringValue ?? "") }
+        }
+
+        _ = try folders[1].write("relay.yaml", Self.edgePipeline(redisURL: redis.url, historyFrames: 1000, blockMilliseconds: 500))
         while types.filter({ $0 == "tick" }).count < 10 {
             let message = try await client.nextMessage(timeout: .seconds(30))
             XCTAssertNotEqual(message.type, "stream_end", message.text)
@@ -358,7 +368,8 @@ final class ScaleoutTests: XCTestCase {
             if message.type == "stream_status" { notices.append(message.payload["state"]?.stringValue ?? "") }
         }
         XCTAssertEqual(notices, ["flowing"], "\(types)")
-        XCTAssertLessThan(types.firstIndex(of: "stream_reloaded") ?? .max, types.firstIndex(of: "tick") ?? 0, "\(types)")
+        XCTAssertEqual(types.filter { $0 == "stream_reloaded" }.count, 2, "\(types)")
+        XCTAssertLessThan(types.lastIndex(of: "stream_reloaded") ?? .max, types.firstIndex(of: "tick") ?? 0, "\(types)")
         await client.disconnect()
     }
 
