@@ -36,7 +36,18 @@ public final class CeilingServer: Sendable {
         /// The most frames one write may carry.
         public static let framesPerWriteRange = 1...256
 
-        public init() {}
+        public init(
+            host: String = "127.0.0.1", port: Int = 0, rate: Double = 0, payloadBytes: Int = 256,
+            framesPerWrite: Int? = nil, directWrites: Bool = false, threads: Int? = nil
+        ) {
+            self.host = host
+            self.port = port
+            self.rate = rate
+            self.payloadBytes = payloadBytes
+            self.framesPerWrite = framesPerWrite
+            self.directWrites = directWrites
+            self.threads = threads ?? System.coreCount
+        }
 
         public var effectiveFramesPerWrite: Int {
             min(max(framesPerWrite ?? (rate > 0 ? 1 : 16), Self.framesPerWriteRange.lowerBound), Self.framesPerWriteRange.upperBound)
@@ -101,6 +112,8 @@ public final class CeilingServer: Sendable {
         acceptor.withLock { $0 = listener }
         let broadcasters = self.broadcasters
         let group = self.group
+        // `stop` stops the acceptor before it shuts the loops down, so a hand-off never
+        // meets a closed loop. One that fails later closes the socket with its channel.
         listener.start { descriptor in
             _ = ClientBootstrap(group: group)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -332,12 +345,12 @@ final class CeilingConnection: ChannelInboundHandler {
             return .throughNIO
         }
         guard writesInNIO == 0 else { return .skipped }
-        let sent = frames.withUnsafeReadableBytes { bytes in
-            send(descriptor, bytes.baseAddress, bytes.count, CInt(MSG_NOSIGNAL) | CInt(MSG_DONTWAIT))
+        let (sent, failure) = frames.withUnsafeReadableBytes { bytes in
+            let sent = send(descriptor, bytes.baseAddress, bytes.count, CInt(MSG_NOSIGNAL) | CInt(MSG_DONTWAIT))
+            return (sent, sent < 0 ? errno : 0)
         }
         if sent == frames.readableBytes { return .direct }
         guard sent >= 0 else {
-            let failure = errno
             if failure == EAGAIN || failure == EWOULDBLOCK { return .skipped }
             context.close(promise: nil)
             return .skipped

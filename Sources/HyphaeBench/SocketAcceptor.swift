@@ -29,7 +29,8 @@ final class SocketAcceptor: Sendable {
     init(host: String, port: Int, backlog: CInt = 4096) throws {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(clamping: port)).bigEndian
+        guard let port = UInt16(exactly: port) else { throw BenchError("the port must be 0 to 65535, found \(port)") }
+        address.sin_port = in_port_t(port).bigEndian
         guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
             throw BenchError("direct writes listen on an IPv4 address such as 127.0.0.1, not '\(host)'")
         }
@@ -45,7 +46,7 @@ final class SocketAcceptor: Sendable {
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0, listen(descriptor, backlog) == 0 else {
+        guard bound == 0, listen(descriptor, backlog) == 0, fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK) == 0 else {
             let reason = String(cString: strerror(errno))
             close(descriptor)
             throw BenchError("cannot listen on \(host):\(port): \(reason)")
@@ -60,12 +61,22 @@ final class SocketAcceptor: Sendable {
     }
 
     /// Accepts until `stop`, handing each connection's descriptor to `accepted`, which
-    /// owns it from then on.
+    /// owns it from then on. Does nothing once stopped.
     func start(_ accepted: @escaping @Sendable (CInt) -> Void) {
+        let starts = state.withLock { state -> Bool in
+            guard !state.isStopping, !state.isAccepting else { return false }
+            state.isAccepting = true
+            return true
+        }
+        guard starts else { return }
         let descriptor = self.descriptor
         let finished = self.finished
         let thread = Thread { [self] in
-            while true {
+            // The listener is non-blocking and polled with a timeout, so that `stop` is
+            // seen within one wait on every system (shutdown wakes accept on Linux only).
+            while !state.withLock({ $0.isStopping }) {
+                var listener = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+                guard poll(&listener, 1, Self.stopCheckMilliseconds) > 0 else { continue }
                 // Glibc's module does not export accept4, so close-on-exec is set after.
                 let connection = accept(descriptor, nil, nil)
                 if connection >= 0 {
@@ -74,18 +85,18 @@ final class SocketAcceptor: Sendable {
                     continue
                 }
                 let failure = errno
-                if state.withLock({ $0.isStopping }) { break }
-                // Out of descriptors, or a connection reset before it was taken: wait and go on.
-                if failure == EMFILE || failure == ENFILE || failure == ENOBUFS || failure == ENOMEM {
-                    usleep(10_000)
-                }
+                // Taken by no one, or reset before it was taken: nothing to wait for.
+                if failure == EAGAIN || failure == EWOULDBLOCK || failure == EINTR || failure == ECONNABORTED { continue }
+                // Out of descriptors or memory, or anything else: wait rather than spin.
+                usleep(10_000)
             }
             finished.signal()
         }
         thread.name = "hyphae-bench-acceptor"
-        state.withLock { $0.isAccepting = true }
         thread.start()
     }
+
+    private static let stopCheckMilliseconds: CInt = 100
 
     /// Stops accepting and closes the listening socket.
     func stop() {
@@ -94,8 +105,6 @@ final class SocketAcceptor: Sendable {
             return (state.isStopping, state.isAccepting)
         }
         guard !wasStopping else { return }
-        // Wakes the thread from a blocking accept (it returns EINVAL).
-        shutdown(descriptor, CInt(SHUT_RDWR))
         if isAccepting { finished.wait() }
         close(descriptor)
     }

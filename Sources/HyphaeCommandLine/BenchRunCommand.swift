@@ -142,19 +142,16 @@ struct BenchCeiling: AsyncParsableCommand {
         guard rate >= 0, rate.isFinite else { throw ValidationError("--rate must be 0 (as fast as possible) or a positive number of frames per second, found \(rate)") }
         guard payloadBytes >= 0, payloadBytes <= 1 << 20 else { throw ValidationError("--payload-bytes must be 0 to 1048576, found \(payloadBytes)") }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be 1 to 256, found \(threads)") }
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0 to 65535, found \(port)") }
+        if let duration, !(duration.isFinite && duration > 0) { throw ValidationError("--duration must be a positive number of seconds, found \(duration)") }
     }
     @Option(help: "Seconds to serve; default: until a signal.") var duration: Double?
 
     func run() async throws {
         OpenFileLimit.raiseToHardLimit()
-        var settings = CeilingServer.Settings()
-        settings.host = host
-        settings.port = port
-        settings.rate = rate
-        settings.payloadBytes = payloadBytes
-        settings.framesPerWrite = framesPerWrite
-        settings.directWrites = directWrites
-        if let threads { settings.threads = threads }
+        let settings = CeilingServer.Settings(
+            host: host, port: port, rate: rate, payloadBytes: payloadBytes, framesPerWrite: framesPerWrite,
+            directWrites: directWrites, threads: threads)
         let server = CeilingServer(settings: settings)
         let boundPort = try await server.start()
         StandardError.write("hyphae bench ceiling serving on ws://\(host):\(boundPort) (rate \(rate == 0 ? "as fast as possible" : "\(rate)/s"), payload \(payloadBytes) B, \(settings.effectiveFramesPerWrite) frames per write\(directWrites ? ", direct writes" : ""))")

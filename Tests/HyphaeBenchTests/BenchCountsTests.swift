@@ -170,18 +170,8 @@ final class BenchCountsTests: XCTestCase {
         }
     }
 
-    private func ceilingSettings(rate: Double, payloadBytes: Int, framesPerWrite: Int? = nil, threads: Int = 1, directWrites: Bool = false) -> CeilingServer.Settings {
-        var settings = CeilingServer.Settings()
-        settings.rate = rate
-        settings.payloadBytes = payloadBytes
-        settings.framesPerWrite = framesPerWrite
-        settings.threads = threads
-        settings.directWrites = directWrites
-        return settings
-    }
-
     func testTheCeilingServerFeedsTheBench() async throws {
-        let (report, _) = try await runAgainstCeiling(ceilingSettings(rate: 100, payloadBytes: 256))
+        let (report, _) = try await runAgainstCeiling(CeilingServer.Settings(rate: 100, payloadBytes: 256, threads: 1))
         XCTAssertEqual(report.subscribed, 10, report.table)
         // 10 clients × 100 frames/s × 1 s, give or take a tick at each end.
         XCTAssertGreaterThan(report.framesInWindow, 800, report.table)
@@ -192,7 +182,7 @@ final class BenchCountsTests: XCTestCase {
     /// The ceiling writes each tick's frames to a socket together: every write carries
     /// `framesPerWrite` of them, and the clients still see every sequence once, in order.
     func testTheCeilingServerWritesSeveralFramesPerWriteWithoutGaps() async throws {
-        let (report, totals) = try await runAgainstCeiling(ceilingSettings(rate: 200, payloadBytes: 64, framesPerWrite: 4))
+        let (report, totals) = try await runAgainstCeiling(CeilingServer.Settings(rate: 200, payloadBytes: 64, framesPerWrite: 4, threads: 1))
         XCTAssertEqual(report.subscribed, 10, report.table)
         XCTAssertGreaterThan(totals.writes, 0)
         XCTAssertEqual(totals.framesWritten, 4 * totals.writes)
@@ -206,7 +196,7 @@ final class BenchCountsTests: XCTestCase {
     /// with send(2): the clients still get every frame once, and the kernel took the
     /// writes whole (a loopback socket with room never takes part of 4 small frames).
     func testTheCeilingServerWritingDirectlyFeedsTheBenchWithoutGaps() async throws {
-        let (report, totals) = try await runAgainstCeiling(ceilingSettings(rate: 200, payloadBytes: 64, framesPerWrite: 4, threads: 2, directWrites: true))
+        let (report, totals) = try await runAgainstCeiling(CeilingServer.Settings(rate: 200, payloadBytes: 64, framesPerWrite: 4, directWrites: true, threads: 2))
         XCTAssertEqual(report.subscribed, 10, report.table)
         XCTAssertGreaterThan(totals.directWrites, 0)
         XCTAssertEqual(totals.directWrites, totals.writes, "every write went direct")
@@ -219,7 +209,7 @@ final class BenchCountsTests: XCTestCase {
     /// refused and NIO takes the rest: the byte stream stays whole (no frame cut into or
     /// overtaken), the stalled clients see gaps for the ticks skipped, and read on after.
     func testTheCeilingServerWritingDirectlyKeepsFullSocketsWhole() async throws {
-        let settings = ceilingSettings(rate: 400, payloadBytes: 16_384, framesPerWrite: 4, directWrites: true)
+        let settings = CeilingServer.Settings(rate: 400, payloadBytes: 16_384, framesPerWrite: 4, directWrites: true, threads: 1)
         let (report, totals) = try await runAgainstCeiling(settings, clients: 4) { plan in
             plan.durationSeconds = 3
             plan.slowShare = 0.5

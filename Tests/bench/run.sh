@@ -84,7 +84,7 @@ stop_host() {
 
 start_ceiling() {
     "$HYPHAE" bench ceiling --port "$CEILING_PORT" --rate "$1" --payload-bytes "$2" ${HOST_THREADS:+--threads "$HOST_THREADS"} \
-        ${FRAMES_PER_WRITE:+--frames-per-write "$FRAMES_PER_WRITE"} ${DIRECT_WRITES:+--direct-writes} \
+        ${FRAMES_PER_WRITE:+--frames-per-write "$FRAMES_PER_WRITE"} $([[ "${DIRECT_WRITES:-0}" == 1 ]] && echo --direct-writes) \
         > "$RESULTS/ceiling-$SCENARIO.log" 2>&1 &
     CEILING_PID=$!
     wait_for_port "$CEILING_PORT"
