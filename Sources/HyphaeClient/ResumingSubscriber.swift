@@ -139,7 +139,7 @@ public final class ResumingSubscriber {
             switch event {
             case .message(let value, let text):
                 guard let message = value?.objectValue else {
-                    throw ClientError("\(endpoint) sent something that is not a protocol message: \(text.prefix(200))")
+                    throw ClientError("\(endpoint) sent something that is not a protocol message: \(text.prefix(utf8Bytes: 200))")
                 }
                 if let handedOn = try await take(message, text: text) { return handedOn }
             case .closeFrame(let code, let reason):
