@@ -158,6 +158,14 @@ let package = Package(
             ],
             swiftSettings: fuzzInstrumentation
         ),
+        // Sockets the host and the bench accept and write to themselves, past NIO's channel
+        // write path: an acceptor that hands connections to NIO by descriptor, and send/writev.
+        .target(
+            name: "HyphaeSockets",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         // The wire protocol's vocabulary and framing, shared by the host, the client and the bench.
         .target(
             name: "HyphaeProtocol",
@@ -198,6 +206,7 @@ let package = Package(
                 "HyphaeCore",
                 "HyphaeWire",
                 "HyphaeProtocol",
+                "HyphaeSockets",
                 "HyphaeConsole",
                 "CZlib",
                 "CHeapTrim",
@@ -236,6 +245,7 @@ let package = Package(
                 "HyphaeCore",
                 "HyphaeWire",
                 "HyphaeProtocol",
+                "HyphaeSockets",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),

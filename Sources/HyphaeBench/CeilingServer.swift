@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import HyphaeCore
 import HyphaeProtocol
+import HyphaeSockets
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -108,13 +109,18 @@ public final class CeilingServer: Sendable {
     /// Accepts on a thread of its own and hands each socket to NIO by descriptor, which
     /// its connection keeps for direct writes.
     private func acceptDirectly() throws -> Int {
-        let listener = try SocketAcceptor(host: settings.host, port: settings.port)
+        let listener: SocketAcceptor
+        do {
+            listener = try SocketAcceptor(host: settings.host, port: settings.port)
+        } catch {
+            throw BenchError(error.description)
+        }
         acceptor.withLock { $0 = listener }
         let broadcasters = self.broadcasters
         let group = self.group
         // `stop` stops the acceptor before it shuts the loops down, so a hand-off never
         // meets a closed loop. One that fails later closes the socket with its channel.
-        listener.start { descriptor in
+        listener.start(name: "hyphae-bench-acceptor") { descriptor in
             _ = ClientBootstrap(group: group)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
@@ -294,8 +300,8 @@ final class CeilingConnection: ChannelInboundHandler {
 
     private let broadcaster: CeilingBroadcaster
     private var context: ChannelHandlerContext?
-    /// The socket, for direct writes; nil: every write goes through NIO.
-    private let directDescriptor: CInt?
+    /// Writes to the socket itself, for direct writes; nil: every write goes through NIO.
+    private let directWriter: DirectSocketWriter?
     /// Writes NIO holds that the kernel has not taken yet: while there are any, a direct
     /// write would overtake them.
     private var writesInNIO = 0
@@ -311,7 +317,7 @@ final class CeilingConnection: ChannelInboundHandler {
 
     init(broadcaster: CeilingBroadcaster, directDescriptor: CInt? = nil) {
         self.broadcaster = broadcaster
-        self.directDescriptor = directDescriptor
+        directWriter = directDescriptor.map(DirectSocketWriter.init(descriptor:))
     }
 
     /// How a tick's write went.
@@ -339,24 +345,17 @@ final class CeilingConnection: ChannelInboundHandler {
     /// Writes and flushes the tick's frames in one pass unless the socket is full.
     func writeAndFlush(_ frames: ByteBuffer) -> WriteOutcome {
         guard let context else { return .skipped }
-        guard let descriptor = directDescriptor else {
+        guard let directWriter else {
             guard context.channel.isWritable else { return .skipped }
             context.writeAndFlush(wrapOutboundOut(frames), promise: nil)
             return .throughNIO
         }
-        guard writesInNIO == 0 else { return .skipped }
-        let (sent, failure) = frames.withUnsafeReadableBytes { bytes in
-            let sent = send(descriptor, bytes.baseAddress, bytes.count, CInt(MSG_NOSIGNAL) | CInt(MSG_DONTWAIT))
-            return (sent, sent < 0 ? errno : 0)
-        }
+        guard writesInNIO == 0, context.channel.isActive else { return .skipped }
+        let sent = directWriter.send(frames)
         if sent == frames.readableBytes { return .direct }
-        guard sent >= 0 else {
-            if failure == EAGAIN || failure == EWOULDBLOCK { return .skipped }
-            context.close(promise: nil)
-            return .skipped
-        }
-        // The kernel took part: the rest must leave before anything else, so NIO takes it
-        // and direct writes wait until it is out.
+        // The kernel took part or none (a full socket, or an error NIO meets again and
+        // reports): the rest must leave before anything else, so NIO takes it and
+        // direct writes wait until it is out.
         var rest = frames
         rest.moveReaderIndex(forwardBy: sent)
         writeThroughNIO(rest, context: context)
@@ -365,7 +364,7 @@ final class CeilingConnection: ChannelInboundHandler {
 
     /// Writes through NIO, counting what it holds when this connection writes directly.
     private func writeThroughNIO(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
-        guard directDescriptor != nil else {
+        guard directWriter != nil else {
             context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
             return
         }
