@@ -259,7 +259,9 @@ private final class UpgradeRequestWriter: ChannelInboundHandler, RemovableChanne
 
     func channelActive(context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
-        headers.add(name: "Host", value: "\(host):\(port)")
+        // An IPv6 literal is bracketed in a Host header (RFC 3986), so that its colons are not taken for the port's.
+        let name = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+        headers.add(name: "Host", value: "\(name):\(port)")
         headers.add(name: "Content-Length", value: "0")
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
