@@ -7,7 +7,10 @@
 #   Tests/bench/ab.sh A_BINARY B_BINARY [SCENARIO (cpu)] [ROUNDS (3)]
 #
 # Build both first, e.g. a commit in a worktree with --scratch-path .build-old, and
-# this one with `swift build -c release`. run.sh's environment applies (CLIENTS, ...).
+# this one with `swift build -c release`. run.sh's environment applies (CLIENTS, ...);
+# A_CONFIG and B_CONFIG are each side's HOST_CONFIG (host config lines), so that one
+# binary can be compared with itself under two settings:
+#   A_CONFIG="direct_writes: false" Tests/bench/ab.sh .build/release/hyphae .build/release/hyphae cpu
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 A=${1:?usage: ab.sh A_BINARY B_BINARY [SCENARIO] [ROUNDS]}
@@ -22,9 +25,9 @@ field() { grep '^{"bench"' "$1" | tail -1 | sed -n "s/.*\"$2\":\([-0-9.e+]*\).*/
 
 for round in $(seq 1 "$ROUNDS"); do
     for side in A B; do
-        binary=$A
-        [[ $side == B ]] && binary=$B
-        HOST_BIN="$binary" SKIP_BUILD=1 "$ROOT/Tests/bench/run.sh" "$SCENARIO" > /dev/null
+        binary=$A config=${A_CONFIG:-}
+        [[ $side == B ]] && binary=$B config=${B_CONFIG:-}
+        HOST_CONFIG="$config" HOST_BIN="$binary" SKIP_BUILD=1 "$ROOT/Tests/bench/run.sh" "$SCENARIO" > /dev/null
         file="$RESULTS/$SCENARIO.txt"
         printf '%s %s %s %s %s %s\n' "$side" "$round" "$(field "$file" host_cpu_us_per_frame)" \
             "$(field "$file" frames_per_second)" "$(field "$file" latency_ms_p99)" "$(field "$file" gaps)" | tee -a "$OUT"

@@ -20,7 +20,8 @@
 # Environment: REPEATS (3; 1 for a quick look), LOADS (all four, space-separated),
 # DURATION (10 s measured), WARMUP (3 s), BENCH_THREADS (1), HOST_THREADS (Hyphae's
 # default: one event loop per core), SKIP_BUILD=1 (use the existing release build),
-# HOST_BIN (serve with another `hyphae`). Three repeats of the four loads take about
+# HOST_BIN (serve with another `hyphae`), HOST_CONFIG (host config lines, e.g.
+# "direct_writes: false"). Three repeats of the four loads take about
 # 10 minutes on the 2-core development VM (Docs/PERFORMANCE.md); results and every
 # run's bench output go to .build/bench-results/compare/.
 set -euo pipefail
@@ -92,12 +93,14 @@ run_one() {
     else
         mkdir -p "$WORK/pipelines"
         cp pipelines/ticker.yaml "$WORK/pipelines/"
-        local threads=()
-        if [[ -n "${HOST_THREADS:-}" ]]; then
-            printf 'threads: %s\n' "$HOST_THREADS" > "$WORK/host.yaml"
-            threads=(--config "$WORK/host.yaml")
+        local config=()
+        if [[ -n "${HOST_THREADS:-}" || -n "${HOST_CONFIG:-}" ]]; then
+            : > "$WORK/host.yaml"
+            [[ -n "${HOST_THREADS:-}" ]] && printf 'threads: %s\n' "$HOST_THREADS" >> "$WORK/host.yaml"
+            [[ -n "${HOST_CONFIG:-}" ]] && printf '%s\n' "$HOST_CONFIG" >> "$WORK/host.yaml"
+            config=(--config "$WORK/host.yaml")
         fi
-        "$HOST_BIN" serve "${threads[@]}" --port "$port" --pipelines "$WORK/pipelines" --log-level warning \
+        "$HOST_BIN" serve "${config[@]}" --port "$port" --pipelines "$WORK/pipelines" --log-level warning \
             2> "$RESULTS/$label.server.log" &
         SERVER_PID=$!
         wait_for_port "$port"

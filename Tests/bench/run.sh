@@ -23,7 +23,8 @@
 #
 # Environment: CLIENTS, RATE, PAYLOAD, DURATION, WARMUP, RAMP, BENCH_THREADS (1),
 # HOST_THREADS (the host's default), FRAMES_PER_WRITE (the ceiling's), PORT (18080), SKIP_BUILD=1 to use the existing build,
-# HOST_BIN to serve with another `hyphae` binary (the load generator stays this build's).
+# HOST_BIN to serve with another `hyphae` binary (the load generator stays this build's),
+# HOST_CONFIG: lines of host config for the served host, e.g. "direct_writes: false".
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -62,15 +63,17 @@ source "$ROOT/Tests/bench/wait_for_port.sh"
 start_host() {
     mkdir -p "$WORK/pipelines"
     cp pipelines/*.yaml Tests/bench/pipelines/*.yaml "$WORK/pipelines/"
-    local threads=()
-    if [[ -n "${HOST_THREADS:-}" ]]; then
-        printf 'threads: %s\n' "$HOST_THREADS" > "$WORK/host.yaml"
-        threads=(--config "$WORK/host.yaml")
+    local config=()
+    if [[ -n "${HOST_THREADS:-}" || -n "${HOST_CONFIG:-}" ]]; then
+        : > "$WORK/host.yaml"
+        [[ -n "${HOST_THREADS:-}" ]] && printf 'threads: %s\n' "$HOST_THREADS" >> "$WORK/host.yaml"
+        [[ -n "${HOST_CONFIG:-}" ]] && printf '%s\n' "$HOST_CONFIG" >> "$WORK/host.yaml"
+        config=(--config "$WORK/host.yaml")
     fi
     local format=()
     # Builds from before --log-format existed log JSON, which is as good here.
     if "$HOST_BIN" serve --help 2>/dev/null | grep -q -- --log-format; then format=(--log-format text); fi
-    "$HOST_BIN" serve "${threads[@]}" --port "$PORT" --pipelines "$WORK/pipelines" --log-level warning "${format[@]}" \
+    "$HOST_BIN" serve "${config[@]}" --port "$PORT" --pipelines "$WORK/pipelines" --log-level warning "${format[@]}" \
         2> "$RESULTS/host-$SCENARIO.log" &
     HOST_PID=$!
     wait_for_port "$PORT"
