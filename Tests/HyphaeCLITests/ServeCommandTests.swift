@@ -46,7 +46,7 @@ final class ServeCommandTests: XCTestCase {
         let status = host.stop()
         XCTAssertEqual(status, 0, host.log)
         let listening = try XCTUnwrap(host.log.split(separator: "\n").first { $0.contains("event=listening") }, host.log)
-        let pattern = #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info +listening address=127\.0\.0\.1:\d+ auth_required=false event=listening pipelines="#
+        let pattern = #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info +listening address=127\.0\.0\.1:\d+ auth_required=false direct_writes=true event=listening pipelines="#
         XCTAssertNotNil(listening.range(of: pattern, options: .regularExpression), String(listening))
         XCTAssertFalse(host.log.contains(#"{"timestamp""#), host.log)
     }

@@ -75,6 +75,10 @@ public struct HostConfiguration: Sendable, Equatable {
     public var signatureRequired = false
     public var apiKeys: [APIKey] = []
     public var eventLoopThreads = System.coreCount
+    /// Plain (ws://) listeners accept on a thread of their own and write frames to each
+    /// socket with `send`/`writev` from its loop, past NIO's channel write path; false
+    /// accepts and writes through NIO alone. TLS connections always write through NIO.
+    public var directWrites = true
     public var adminKey: String?
     public var limits = HostLimits()
     /// Whether `GET /pipelines` and `/metrics` require a client or admin key.
@@ -205,6 +209,7 @@ extension HostConfiguration {
         let keysRequired = config.bool("api_key_required", default: apiKeyRequired ?? false, summary: "whether clients must authenticate (default: in staging and prod, and in dev when keys are set)")
         if config.contains("api_key_required") { apiKeyRequired = keysRequired }
         signatureRequired = config.bool("signature_required", default: signatureRequired, summary: "whether auth must carry an HMAC signature")
+        directWrites = config.bool("direct_writes", default: directWrites, summary: "plain ws:// connections: write frames to the socket from its event loop, past NIO's write path (false: through NIO alone)")
         eventLoopThreads = config.int("threads", default: eventLoopThreads, min: 1, max: 256, summary: "event loop threads (default: the number of cores)")
         adminKey = config.optionalString("admin_key", summary: "the key of the admin API") ?? adminKey
         if let file = config.optionalString("admin_key_file", summary: "a file holding the key of the admin API (kept out of the config and of ps)") {

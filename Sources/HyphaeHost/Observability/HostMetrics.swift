@@ -85,6 +85,8 @@ public final class HostMetrics: Sendable {
     let queuedBytes = MetricValue()
     let heapTrims = LatencyHistogram()
     let heapBytesReleased = MetricValue()
+    /// Direct socket writes whose rest the kernel did not take at once, finished by NIO.
+    let directWriteHandoffs = MetricValue()
 
     public init() {}
 
@@ -123,6 +125,7 @@ public final class HostMetrics: Sendable {
         metric("hyphae_queued_bytes", "gauge", "Bytes waiting in all subscription queues together (limit: max_queued_bytes).", [("", queuedBytes.current)])
         metric("hyphae_subscribe_failures_total", "counter", "Refused subscriptions.", [("", subscribeFailures.current)])
         metric("hyphae_invalid_messages_total", "counter", "Client messages answered with INVALID_MESSAGE or UNKNOWN_MESSAGE_TYPE.", [("", invalidMessages.current)])
+        metric("hyphae_direct_write_handoffs_total", "counter", "Direct socket writes (direct_writes) the kernel took only part of; NIO wrote the rest once the socket drained.", [("", directWriteHandoffs.current)])
         metric("hyphae_log_lines_dropped_total", "counter", "Log lines dropped because the log could not keep up.", [("", BackgroundLogWriter.droppedLinesTotal)])
         let closes = closesByCode.withLock { $0 }.sorted { $0.key < $1.key }
         metric("hyphae_connection_closes_total", "counter", "Connections closed by the server, by close code.", closes.map { ("code=\"\($0.key)\"", $0.value) })

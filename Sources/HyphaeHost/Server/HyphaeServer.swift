@@ -1,5 +1,6 @@
 import Foundation
 import HyphaeCore
+import HyphaeSockets
 import HyphaeWire
 import Logging
 import NIOCore
@@ -24,8 +25,8 @@ public final class HyphaeServer: Sendable {
     public let host: HostContext
     public let reloader: PipelineReloader
     private let group: MultiThreadedEventLoopGroup
-    private let serverChannel = Mutex<Channel?>(nil)
-    private let adminChannel = Mutex<Channel?>(nil)
+    private let serverListener = Mutex<ServerListener?>(nil)
+    private let adminListener = Mutex<ServerListener?>(nil)
     /// The admin listener's connections are counted apart, so that a public port full
     /// of connections does not lock the operator out.
     private let adminConnections: ConnectionCounts
@@ -69,20 +70,20 @@ public final class HyphaeServer: Sendable {
         let configuration = host.configuration
         let tls = try Self.loadTLS(configuration, logger: host.logger)
         self.tls.withLock { $0 = tls }
-        let channel = try await bind(configuration.host, configuration.port, role: configuration.adminPort == nil ? .everything : .publicOnly, tls: tls)
-        serverChannel.withLock { $0 = channel }
-        let port = channel.localAddress?.port ?? configuration.port
+        let listener = try await bind(configuration.host, configuration.port, role: configuration.adminPort == nil ? .everything : .publicOnly, tls: tls)
+        serverListener.withLock { $0 = listener }
+        let port = listener.port ?? configuration.port
         if let requestedAdminPort = configuration.adminPort {
             do {
                 let admin = try await bind(configuration.adminHost, requestedAdminPort, role: .adminOnly, tls: tls)
-                adminChannel.withLock { $0 = admin }
+                adminListener.withLock { $0 = admin }
                 host.logger.info("listening for the admin API", metadata: [
-                    "event": "listening_admin", "address": "\(configuration.adminHost):\(admin.localAddress?.port ?? requestedAdminPort)",
+                    "event": "listening_admin", "address": "\(configuration.adminHost):\(admin.port ?? requestedAdminPort)",
                     "tls": "\(tls != nil)",
                 ])
             } catch {
-                try? await channel.close().get()
-                serverChannel.withLock { $0 = nil }
+                await listener.close()
+                serverListener.withLock { $0 = nil }
                 throw error
             }
         }
@@ -91,7 +92,7 @@ public final class HyphaeServer: Sendable {
             "event": "listening", "address": "\(configuration.host):\(port)",
             "pipelines": "\(host.pipelines.map(\.name).joined(separator: ","))",
             "auth_required": "\(host.authenticator.isRequired)",
-            "tls": "\(tls != nil)",
+            "tls": "\(tls != nil)", "direct_writes": "\(Self.writesDirectly(configuration, tls: tls))",
         ])
         return port
     }
@@ -108,10 +109,20 @@ public final class HyphaeServer: Sendable {
 
     /// The admin listener's port, once started with an admin port; nil without one.
     public var adminPort: Int? {
-        adminChannel.withLock { $0?.localAddress?.port }
+        adminListener.withLock { $0?.port }
     }
 
-    private func bind(_ address: String, _ port: Int, role: ListenerRole, tls: ServerTLSContext?) async throws -> Channel {
+    /// Plain listeners accept on a thread of their own and write to their sockets
+    /// directly, unless `direct_writes` is off; TLS must encrypt every byte, so its
+    /// connections write through NIO.
+    private static func writesDirectly(_ configuration: HostConfiguration, tls: ServerTLSContext?) -> Bool {
+        tls == nil && configuration.directWrites
+    }
+
+    private func bind(_ address: String, _ port: Int, role: ListenerRole, tls: ServerTLSContext?) async throws -> ServerListener {
+        if Self.writesDirectly(host.configuration, tls: tls) {
+            return .acceptor(try acceptDirectly(address, port, role: role))
+        }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -123,10 +134,40 @@ public final class HyphaeServer: Sendable {
                 }
             }
         do {
-            return try await bootstrap.bind(host: address, port: port).get()
+            return .bootstrap(try await bootstrap.bind(host: address, port: port).get())
         } catch {
             throw ListenError(role: role, address: address, port: port, underlying: error)
         }
+    }
+
+    /// Listens with a `SocketAcceptor` and hands each connection to a loop by descriptor,
+    /// set up as `ServerBootstrap` would set it up, with its descriptor kept for direct writes.
+    private func acceptDirectly(_ address: String, _ port: Int, role: ListenerRole) throws -> SocketAcceptor {
+        let acceptor: SocketAcceptor
+        do {
+            acceptor = try SocketAcceptor(host: address, port: port)
+        } catch {
+            throw ListenError(role: role, address: address, port: port, underlying: error)
+        }
+        let group = self.group
+        let logger = host.logger
+        // `shutdown` stops the acceptor before it shuts the loops down, so a hand-off
+        // never meets a closed loop; one that fails is logged, and NIO closes the socket.
+        acceptor.start(name: role == .adminOnly ? "hyphae-admin-acceptor" : "hyphae-acceptor") { [self] descriptor in
+            ClientBootstrap(group: group)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(.maxMessagesPerRead, value: 8)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try self.configureConnection(channel, tls: nil, role: role, directDescriptor: descriptor)
+                    }
+                }
+                .withConnectedSocket(descriptor)
+                .whenFailure { error in
+                    logger.warning("could not set up an accepted connection", metadata: ["event": "accept_failed", "error": "\(error)"])
+                }
+        }
+        return acceptor
     }
 
     /// Whether the port speaks TLS (wss:// and https://).
@@ -178,7 +219,7 @@ public final class HyphaeServer: Sendable {
         PerMessageDeflateNegotiation.agreement(offers: head.headers["Sec-WebSocket-Extensions"])
     }
 
-    private func configureConnection(_ channel: Channel, tls: ServerTLSContext?, role: ListenerRole) throws {
+    private func configureConnection(_ channel: Channel, tls: ServerTLSContext?, role: ListenerRole, directDescriptor: CInt? = nil) throws {
         let host = self.host
         let originPolicy = self.originPolicy
         let configuration = host.configuration
@@ -206,7 +247,7 @@ public final class HyphaeServer: Sendable {
                     let operations = channel.pipeline.syncOperations
                     // The same offer read again gives the same answer the handshake response gave.
                     let deflates = Self.deflateAgreement(head) != nil
-                    let headWriter = HeadWriter(acceptsCompressedFrames: deflates)
+                    let headWriter = HeadWriter(acceptsCompressedFrames: deflates, directDescriptor: directDescriptor)
                     // Pre-encoded frames enter right above the socket, or above TLS, which must encrypt them.
                     if let tlsHandler = try? operations.handler(type: NIOSSLServerHandler.self) {
                         try operations.addHandler(headWriter, position: .after(tlsHandler))
@@ -265,9 +306,8 @@ public final class HyphaeServer: Sendable {
         watcher.withLock { $0?.cancel() }
         heapTrimmer.withLock { $0?.cancel() }
         host.logger.info("shutting down", metadata: ["event": "shutdown_started", "connections": "\(host.channels.count)"])
-        let listener = serverChannel.withLock { $0 }
-        try? await listener?.close().get()
-        try? await adminChannel.withLock({ $0 })?.close().get()
+        await serverListener.withLock({ $0 })?.close()
+        await adminListener.withLock({ $0 })?.close()
         for channel in host.channels {
             channel.pipeline.fireUserInboundEventTriggered(ServerShutdownEvent())
         }
@@ -283,8 +323,8 @@ public final class HyphaeServer: Sendable {
 
     /// Waits until the listening socket closes.
     public func waitUntilClosed() async throws {
-        guard let listener = serverChannel.withLock({ $0 }) else { return }
-        try await listener.closeFuture.get()
+        guard let listener = serverListener.withLock({ $0 }) else { return }
+        try await listener.waitUntilClosed()
     }
 
     /// Lifts the soft limit on open files to the hard limit: every connection is a file.

@@ -1,4 +1,5 @@
 import HyphaeCore
+import HyphaeSockets
 /// What one listening socket serves. A host has one listener for everything unless it
 /// is given an admin port, which splits the admin API off onto a listener of its own
 /// (on a private address, say) and takes it off the public one.
@@ -38,6 +39,7 @@ public struct ListenError: Error, CustomStringConvertible {
         let (what, setting) = role == .adminOnly
             ? ("the admin API", "--admin-host/--admin-port (admin_host/admin_port)")
             : ("clients", "--host/--port (host/port)")
-        return "cannot listen for \(what) on \(address):\(port): \(underlying); choose a free port and an address of this machine with \(setting)"
+        let reason = (underlying as? SocketAcceptorError)?.reason ?? "\(underlying)"
+        return "cannot listen for \(what) on \(address):\(port): \(reason); choose a free port and an address of this machine with \(setting)"
     }
 }

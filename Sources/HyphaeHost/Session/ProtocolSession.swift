@@ -65,7 +65,7 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
     func handlerAdded(context: ChannelHandlerContext) {
         channel = context.channel
         if let headContext = try? context.pipeline.syncOperations.context(handlerType: HeadWriter.self) {
-            output = ConnectionOutput(context: headContext)
+            output = ConnectionOutput(context: headContext, handoffs: host.metrics.directWriteHandoffs)
         }
         host.register(context.channel)
         host.metrics.connectionsOpen.add(1)

@@ -1,10 +1,34 @@
+import HyphaeSockets
 import NIOCore
 
 /// Where a connection's bytes go: its socket, written at the head of its channel
 /// pipeline (`HeadWriter`), past NIO's frame encoder. The session owns it; its
 /// subscriptions write their frames through it. Confined to the connection's event loop.
+///
+/// On a plain connection whose descriptor the host knows (`direct_writes`), writes go
+/// to the socket itself (`DirectSocketWriter`): those made between two flushes leave in
+/// one `writev`. Whatever the kernel does not take goes to NIO, which waits for the
+/// socket to drain; until NIO has written all it holds, every write goes through NIO
+/// too, so bytes never overtake each other. Writability is NIO's, as on any connection.
 final class ConnectionOutput {
     private var context: ChannelHandlerContext?
+    /// Set on a direct connection until `detach`. The session detaches this output in
+    /// `channelInactive`, which NIO fires in the same call that closes the descriptor,
+    /// with only write-promise callbacks between, none of which writes: so no direct
+    /// write can reach a descriptor number that another connection has since been given.
+    /// The direct path reads nothing but this object, so that a frame to a subscriber
+    /// touches no NIO object.
+    private var directWriter: DirectSocketWriter?
+    private let isDirect: Bool
+    /// Direct writes since the last flush, in order.
+    private var unflushed: [ByteBuffer] = []
+    /// Writes handed to NIO that it has not finished: while there are any, direct
+    /// writes would overtake them.
+    private var writesHeldByNIO = 0
+    /// A write went to NIO since its last flush.
+    private var nioNeedsFlush = false
+    /// Counts the direct writes whose rest went to NIO (`hyphae_direct_write_handoffs_total`).
+    private let handoffs: MetricValue?
     /// Registered with a loop's flush list while it has unflushed writes.
     var needsFlush = false
     var isWritable = true
@@ -12,9 +36,19 @@ final class ConnectionOutput {
     /// (the shared `DeflatedFrame`); replies and notices stay plain, as RSV1 is per message.
     let acceptsCompressedFrames: Bool
 
-    init(context: ChannelHandlerContext) {
+    init(context: ChannelHandlerContext, handoffs: MetricValue? = nil) {
         self.context = context
-        acceptsCompressedFrames = (context.handler as? HeadWriter)?.acceptsCompressedFrames ?? false
+        self.handoffs = handoffs
+        let head = context.handler as? HeadWriter
+        acceptsCompressedFrames = head?.acceptsCompressedFrames ?? false
+        directWriter = head?.directDescriptor.map(DirectSocketWriter.init(descriptor:))
+        isDirect = directWriter != nil
+        if isDirect {
+            // The upgrade's response may still be in NIO: an empty write behind it says
+            // when it has gone, and direct writes wait until then.
+            writeThroughNIO(context.channel.allocator.buffer(capacity: 0), context: context, promise: nil)
+            flush()
+        }
     }
 
     var isOpen: Bool { context != nil }
@@ -22,28 +56,88 @@ final class ConnectionOutput {
     var allocator: ByteBufferAllocator { context?.channel.allocator ?? ByteBufferAllocator() }
 
     func write(_ buffer: ByteBuffer) {
-        context?.write(NIOAny(buffer), promise: nil)
+        if directWriter != nil, writesHeldByNIO == 0 {
+            unflushed.append(buffer)
+            if unflushed.count == DirectSocketWriter.maxBuffersPerWrite { sendUnflushed() }
+            return
+        }
+        guard let context else { return }
+        writeThroughNIO(buffer, context: context, promise: nil)
     }
 
-    /// Writes and flushes in one pass down the pipeline, for a message with nothing to batch it with.
+    /// Writes and flushes in one pass, for a message with nothing to batch it with.
     func writeAndFlush(_ buffer: ByteBuffer) {
-        context?.writeAndFlush(NIOAny(buffer), promise: nil)
+        guard let directWriter, writesHeldByNIO == 0, unflushed.isEmpty else {
+            write(buffer)
+            flush()
+            return
+        }
+        let sent = directWriter.send(buffer)
+        guard sent < buffer.readableBytes, let context else { return }
+        handoffs?.add(1)
+        var rest = buffer
+        rest.moveReaderIndex(forwardBy: sent)
+        writeThroughNIO(rest, context: context, promise: nil)
+        flushNIO(context: context)
     }
 
+    /// Writes a message whose departure the caller waits for (a close frame).
     func write(_ buffer: ByteBuffer, promise: EventLoopPromise<Void>?) {
         guard let context else {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
-        context.write(NIOAny(buffer), promise: promise)
+        // What was written before it leaves first.
+        if !unflushed.isEmpty { sendUnflushed() }
+        writeThroughNIO(buffer, context: context, promise: promise)
     }
 
     func flush() {
         needsFlush = false
-        context?.flush()
+        if !unflushed.isEmpty { sendUnflushed() }
+        guard let context, !isDirect || nioNeedsFlush else { return }
+        flushNIO(context: context)
     }
 
     func detach() {
         context = nil
+        directWriter = nil
+        unflushed.removeAll()
+    }
+
+    private func flushNIO(context: ChannelHandlerContext) {
+        nioNeedsFlush = false
+        context.flush()
+    }
+
+    /// Sends the direct writes in one `writev`; NIO takes what the kernel did not.
+    private func sendUnflushed() {
+        defer { unflushed.removeAll(keepingCapacity: true) }
+        guard let directWriter else { return }
+        var sent = directWriter.send(unflushed[...])
+        var index = 0
+        while index < unflushed.count, sent >= unflushed[index].readableBytes {
+            sent -= unflushed[index].readableBytes
+            index += 1
+        }
+        guard index < unflushed.count, let context else { return }
+        handoffs?.add(1)
+        unflushed[index].moveReaderIndex(forwardBy: sent)
+        for rest in unflushed[index...] {
+            writeThroughNIO(rest, context: context, promise: nil)
+        }
+    }
+
+    /// Writes through NIO; on a direct connection, counts the write until NIO has done it.
+    private func writeThroughNIO(_ buffer: ByteBuffer, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        nioNeedsFlush = true
+        guard isDirect else {
+            context.write(NIOAny(buffer), promise: promise)
+            return
+        }
+        let written = promise ?? context.eventLoop.makePromise(of: Void.self)
+        writesHeldByNIO += 1
+        written.futureResult.assumeIsolated().whenComplete { [self] _ in writesHeldByNIO -= 1 }
+        context.write(NIOAny(buffer), promise: written)
     }
 }

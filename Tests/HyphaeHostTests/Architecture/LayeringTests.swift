@@ -68,11 +68,13 @@ final class LayeringTests: XCTestCase {
             // RFC 6455 alone, so that the frame fuzzer builds it without Crypto or Yams.
             "HyphaeWire": [],
             "HyphaeProtocol": ["HyphaeCore", "HyphaeWire"],
-            "HyphaeHost": ["HyphaeCore", "HyphaeWire", "HyphaeProtocol", "HyphaeConsole"],
+            "HyphaeHost": ["HyphaeCore", "HyphaeWire", "HyphaeProtocol", "HyphaeConsole", "HyphaeSockets"],
+            // Sockets accepted and written to past NIO's write path: NIO's types only.
+            "HyphaeSockets": [],
             // Files for browsers and the one type that hands them out: it needs nothing.
             "HyphaeConsole": [],
             "HyphaeClient": ["HyphaeCore", "HyphaeWire", "HyphaeProtocol"],
-            "HyphaeBench": ["HyphaeCore", "HyphaeWire", "HyphaeProtocol"],
+            "HyphaeBench": ["HyphaeCore", "HyphaeWire", "HyphaeProtocol", "HyphaeSockets"],
             "HyphaePlugins": Set(["HyphaeCore"] + plugins),
             // The command line wires everything together; the bench engine times MFN's.
             "HyphaeCommandLine": Set(["HyphaeCore", "HyphaeWire", "HyphaeProtocol", "HyphaeHost", "HyphaeClient", "HyphaeBench", "HyphaePlugins", "MFN", "MFNBenchmark"]),
