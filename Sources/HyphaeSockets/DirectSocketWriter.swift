@@ -27,10 +27,12 @@ public struct DirectSocketWriter: Sendable {
     /// none (a full socket, or an error that NIO meets again on the rest and reports).
     public func send(_ buffer: ByteBuffer) -> Int {
         let sent = buffer.withUnsafeReadableBytes { bytes in
-            #if canImport(Darwin)
-            Darwin.send(descriptor, bytes.baseAddress, bytes.count, 0)
-            #else
+            #if canImport(Glibc)
             Glibc.send(descriptor, bytes.baseAddress, bytes.count, CInt(MSG_NOSIGNAL) | CInt(MSG_DONTWAIT))
+            #elseif canImport(Musl)
+            Musl.send(descriptor, bytes.baseAddress, bytes.count, MSG_NOSIGNAL | MSG_DONTWAIT)
+            #else
+            Darwin.send(descriptor, bytes.baseAddress, bytes.count, 0)
             #endif
         }
         return max(sent, 0)

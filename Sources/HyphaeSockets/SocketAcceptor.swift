@@ -52,10 +52,12 @@ public final class SocketAcceptor: Sendable {
         case .v6: family = AF_INET6
         default: throw SocketAcceptorError(host: host, port: port, reason: "only IPv4 and IPv6 addresses can listen for TCP")
         }
-        #if canImport(Darwin)
-        let socketType = SOCK_STREAM
-        #else
+        #if canImport(Glibc)
         let socketType = CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue)
+        #elseif canImport(Musl)
+        let socketType = SOCK_STREAM | SOCK_CLOEXEC
+        #else
+        let socketType = SOCK_STREAM
         #endif
         let descriptor = socket(family, socketType, 0)
         guard descriptor >= 0 else {

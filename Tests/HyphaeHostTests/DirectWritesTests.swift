@@ -76,6 +76,34 @@ final class DirectWritesTests: XCTestCase {
         return try XCTUnwrap(Int(line.dropFirst(name.count + 1)))
     }
 
+    /// NIO's decoder answers a control frame that breaks RFC 6455 with a close frame of
+    /// its own, written through NIO: the frames streaming to that client stay whole, in
+    /// order behind or before it, and the close says 1002.
+    func testAProtocolErrorFromTheDecoderMidStreamClosesWith1002AndFramesStayWhole() async throws {
+        try await withHost { host in
+            let socket = try await RawWebSocket.connect(port: host.port, path: "/ws/ticker")
+            try await socket.write(RawWebSocket.text(#"{"type":"subscribe","payload":{"stream_id":"fast","params":{"rate":1000,"payload_bytes":2000}}}"#))
+            var textFrames = 0
+            while textFrames < 50 {
+                let frame = try await socket.nextFrame()
+                XCTAssertEqual(frame.opcode, 0x1, "a text frame")
+                textFrames += 1
+            }
+            // A ping that is not final: control frames may not be fragmented.
+            try await socket.write(RawWebSocket.frame(firstByte: 0x09, payload: []))
+            while true {
+                let frame = try await socket.nextFrame(timeout: .seconds(10))
+                if frame.opcode == 0x8 {
+                    XCTAssertEqual(frame.closeCode, 1002, "the decoder's close")
+                    break
+                }
+                XCTAssertEqual(frame.opcode, 0x1, "only whole text frames before the close")
+                XCTAssertNotNil(try? JSONParser.parse(String(decoding: frame.payload, as: UTF8.self)).objectValue, "a whole JSON message")
+            }
+            await socket.disconnect()
+        }
+    }
+
     func testAHostOnIPv6LoopbackServesStreams() async throws {
         try await withHost(configure: { $0.host = "::1" }) { host in
             let client = try await ProtocolClient.connect(host: "::1", port: host.port, path: "/ws")

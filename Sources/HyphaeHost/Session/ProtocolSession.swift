@@ -130,6 +130,9 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // NIO's protocol error handler has written a close frame through NIO, past this
+        // session's output: from now on every byte follows it through NIO.
+        if error is NIOWebSocketError { output?.writeOnlyThroughNIO() }
         switch error {
         case let violation as ClientFrameViolation:
             close(violation.closeCode, reason: violation.description)
@@ -164,8 +167,10 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        // Once a close has begun, nothing more the client sends is evaluated.
-        guard !isClosing else { return }
+        // Once a close has begun, nothing more the client sends is evaluated; nor is what
+        // the decoder hands on after the socket closed (before channelInactive reaches
+        // here): nothing could answer it, and a direct write must not reach the descriptor.
+        guard !isClosing, context.channel.isActive else { return }
         let frame = unwrapInboundIn(data)
         lastSignOfLife = context.eventLoop.now
         switch frame.opcode {

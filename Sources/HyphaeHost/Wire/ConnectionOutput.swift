@@ -14,8 +14,9 @@ final class ConnectionOutput {
     private var context: ChannelHandlerContext?
     /// Set on a direct connection until `detach`. The session detaches this output in
     /// `channelInactive`, which NIO fires in the same call that closes the descriptor,
-    /// with only write-promise callbacks between, none of which writes: so no direct
-    /// write can reach a descriptor number that another connection has since been given.
+    /// with only write-promise callbacks between, none of which writes, and the session
+    /// evaluates nothing read once its channel is inactive: so no direct write can reach
+    /// a descriptor number that another connection has since been given.
     /// The direct path reads nothing but this object, so that a frame to a subscriber
     /// touches no NIO object.
     private var directWriter: DirectSocketWriter?
@@ -97,6 +98,13 @@ final class ConnectionOutput {
         if !unflushed.isEmpty { sendUnflushed() }
         guard let context, !isDirect || nioNeedsFlush else { return }
         flushNIO(context: context)
+    }
+
+    /// Sends what is waiting, then writes everything through NIO from now on: for when
+    /// something else has written to the channel through NIO (a protocol error's close).
+    func writeOnlyThroughNIO() {
+        if !unflushed.isEmpty { sendUnflushed() }
+        directWriter = nil
     }
 
     func detach() {
