@@ -21,7 +21,8 @@
 # DURATION (10 s measured), WARMUP (3 s), BENCH_THREADS (1), HOST_THREADS (Hyphae's
 # default: one event loop per core), SKIP_BUILD=1 (use the existing release build),
 # HOST_BIN (serve with another `hyphae`), HOST_CONFIG (host config lines, e.g.
-# "direct_writes: false"). Three repeats of the four loads take about
+# "direct_writes: false"), TICKER_PIPELINE (Hyphae's pipeline file, named ticker, path
+# /ws/ticker; default the bundled pipelines/ticker.yaml). Three repeats of the four loads take about
 # 10 minutes on the 2-core development VM (Docs/PERFORMANCE.md); results and every
 # run's bench output go to .build/bench-results/compare/.
 set -euo pipefail
@@ -92,7 +93,7 @@ run_one() {
             > "$RESULTS/$label.txt" 2> "$RESULTS/$label.bench.log"
     else
         mkdir -p "$WORK/pipelines"
-        cp pipelines/ticker.yaml "$WORK/pipelines/"
+        cp "${TICKER_PIPELINE:-pipelines/ticker.yaml}" "$WORK/pipelines/ticker.yaml"
         local config=()
         if [[ -n "${HOST_THREADS:-}" || -n "${HOST_CONFIG:-}" ]]; then
             : > "$WORK/host.yaml"
