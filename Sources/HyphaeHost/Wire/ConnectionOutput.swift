@@ -8,8 +8,9 @@ import NIOCore
 /// On a plain connection whose descriptor the host knows (`direct_writes`), writes go
 /// to the socket itself (`DirectSocketWriter`): those made between two flushes leave in
 /// one `writev`. Whatever the kernel does not take goes to NIO, which waits for the
-/// socket to drain; until NIO has written all it holds, every write goes through NIO
-/// too, so bytes never overtake each other. Writability is NIO's, as on any connection.
+/// socket to drain; until NIO has written all it holds (its buffered bytes are back to
+/// zero), every write goes through NIO too, so bytes never overtake each other.
+/// Writability is NIO's, as on any connection.
 final class ConnectionOutput {
     private var context: ChannelHandlerContext?
     /// Set on a direct connection until `detach`. The session detaches this output in
@@ -23,9 +24,9 @@ final class ConnectionOutput {
     private let isDirect: Bool
     /// Direct writes since the last flush, in order.
     private var unflushed: [ByteBuffer] = []
-    /// Writes handed to NIO that it has not finished: while there are any, direct
-    /// writes would overtake them.
-    private var writesHeldByNIO = 0
+    /// A write went to NIO since NIO last held nothing: direct writes wait until NIO's
+    /// buffered bytes are back to zero, which is asked only while this is set.
+    private var nioMayHoldWrites = true
     /// A write went to NIO since its last flush.
     private var nioNeedsFlush = false
     /// Counts the direct writes whose rest went to NIO (`hyphae_direct_write_handoffs_total`).
@@ -44,12 +45,6 @@ final class ConnectionOutput {
         acceptsCompressedFrames = head?.acceptsCompressedFrames ?? false
         directWriter = head?.directDescriptor.map(DirectSocketWriter.init(descriptor:))
         isDirect = directWriter != nil
-        if isDirect {
-            // The upgrade's response may still be in NIO: an empty write behind it says
-            // when it has gone, and direct writes wait until then.
-            writeThroughNIO(context.channel.allocator.buffer(capacity: 0), context: context, promise: nil)
-            flush()
-        }
     }
 
     var isOpen: Bool { context != nil }
@@ -57,7 +52,7 @@ final class ConnectionOutput {
     var allocator: ByteBufferAllocator { context?.channel.allocator ?? ByteBufferAllocator() }
 
     func write(_ buffer: ByteBuffer) {
-        if directWriter != nil, writesHeldByNIO == 0 {
+        if directWriter != nil, !nioHoldsWrites() {
             unflushed.append(buffer)
             if unflushed.count == DirectSocketWriter.maxBuffersPerWrite { sendUnflushed() }
             return
@@ -68,7 +63,7 @@ final class ConnectionOutput {
 
     /// Writes and flushes in one pass, for a message with nothing to batch it with.
     func writeAndFlush(_ buffer: ByteBuffer) {
-        guard let directWriter, writesHeldByNIO == 0, unflushed.isEmpty else {
+        guard let directWriter, !nioHoldsWrites(), unflushed.isEmpty else {
             write(buffer)
             flush()
             return
@@ -136,16 +131,20 @@ final class ConnectionOutput {
         }
     }
 
-    /// Writes through NIO; on a direct connection, counts the write until NIO has done it.
     private func writeThroughNIO(_ buffer: ByteBuffer, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
         nioNeedsFlush = true
-        guard isDirect else {
-            context.write(NIOAny(buffer), promise: promise)
-            return
-        }
-        let written = promise ?? context.eventLoop.makePromise(of: Void.self)
-        writesHeldByNIO += 1
-        written.futureResult.assumeIsolated().whenComplete { [self] _ in writesHeldByNIO -= 1 }
-        context.write(NIOAny(buffer), promise: written)
+        nioMayHoldWrites = isDirect
+        context.write(NIOAny(buffer), promise: promise)
+    }
+
+    /// Whether NIO still holds bytes of this connection's (written or not), which a direct
+    /// write would overtake. Asks NIO only after a write went its way: the direct path
+    /// itself reads nothing but this object. NIO also holds the upgrade's response until
+    /// it has gone, so the first direct write waits for it.
+    private func nioHoldsWrites() -> Bool {
+        guard nioMayHoldWrites else { return false }
+        guard let context, let held = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes) else { return true }
+        nioMayHoldWrites = held > 0
+        return nioMayHoldWrites
     }
 }
