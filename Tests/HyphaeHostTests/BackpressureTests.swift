@@ -110,7 +110,7 @@ final class BackpressureTests: XCTestCase {
             try await slow.subscribeSucceeding("slow", params: Self.params)
             try await slow.setReading(false)
             // The queue fills up and the run stops short of its count.
-            try await waitForMetric(host, "hyphae_queue_depth{pipeline=\"bp\"}", atLeast: Self.queueSize)
+            try await host.waitForMetric("hyphae_queue_depth{pipeline=\"bp\"}", atLeast: Self.queueSize)
             let stalled = try await host.pipelineStatus("bp")["frames_emitted"]?.intValue ?? 0
             // Meanwhile a normal client of the same pipeline reads a whole run of its own.
             let normal = try await host.connect("/ws/bp_roomy")
@@ -128,20 +128,6 @@ final class BackpressureTests: XCTestCase {
             XCTAssertEqual(sequences, Array(0..<Self.frameCount), "no gap at all")
             XCTAssertEqual(end.int("dropped_frames"), 0)
             XCTAssertEqual(end.int("packets_sent"), Self.frameCount)
-        }
-    }
-
-    /// Polls `/metrics` until the sample `name` reaches `atLeast`.
-    private func waitForMetric(_ host: RunningHost, _ name: String, atLeast minimum: Int, timeout: Duration = .seconds(20)) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            let body = try await host.get("/metrics").body
-            let value = body.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.dropFirst(name.count + 1)) }
-            if let value, value >= minimum { return }
-            guard ContinuousClock.now < deadline else {
-                throw ExpectationFailure("\(name) did not reach \(minimum) within \(timeout); last \(value.map(String.init) ?? "absent")")
-            }
-            try await Task.sleep(for: .milliseconds(25))
         }
     }
 }

@@ -27,7 +27,7 @@ final class DirectWritesTests: XCTestCase {
             // The first pause lasts until the block queue is full: by then the socket was full
             // and, on the direct path, a write was handed to NIO. Short pauses follow.
             try await pausing.setReading(false)
-            try await Self.waitForQueueDepth(host, atLeast: 8)
+            try await host.waitForMetric(#"hyphae_queue_depth{pipeline="bp"}"#, atLeast: 8)
             try await pausing.setReading(true)
             for _ in 0..<4 {
                 try await pausing.setReading(false)
@@ -59,21 +59,8 @@ final class DirectWritesTests: XCTestCase {
     }
 
     private static func handoffs(_ host: RunningHost) async throws -> Int {
-        try await metric(host, "hyphae_direct_write_handoffs_total")
-    }
-
-    private static func waitForQueueDepth(_ host: RunningHost, atLeast minimum: Int) async throws {
-        let deadline = ContinuousClock.now + .seconds(20)
-        while try await metric(host, #"hyphae_queue_depth{pipeline="bp"}"#) < minimum {
-            guard ContinuousClock.now < deadline else { throw HostStartError(description: "the paused reader's queue did not fill in 20 s") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-    }
-
-    private static func metric(_ host: RunningHost, _ name: String) async throws -> Int {
-        let body = try await host.get("/metrics").body
-        let line = try XCTUnwrap(body.split(separator: "\n").first { $0.hasPrefix(name + " ") }, "/metrics has \(name)")
-        return try XCTUnwrap(Int(line.dropFirst(name.count + 1)))
+        let value = try await host.metric("hyphae_direct_write_handoffs_total")
+        return try XCTUnwrap(value, "/metrics has hyphae_direct_write_handoffs_total")
     }
 
     /// NIO's decoder answers a control frame that breaks RFC 6455 with a close frame of

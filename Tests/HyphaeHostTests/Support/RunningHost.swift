@@ -92,6 +92,25 @@ final class RunningHost: Sendable {
         return last
     }
 
+    /// A sample of `GET /metrics` as it is rendered (`name{labels}`), or nil when absent.
+    func metric(_ sample: String) async throws -> Int? {
+        let body = try await get("/metrics").body
+        return body.split(separator: "\n").first { $0.hasPrefix(sample + " ") }.flatMap { Int($0.dropFirst(sample.count + 1)) }
+    }
+
+    /// Polls `/metrics` until the sample reaches `atLeast`.
+    func waitForMetric(_ sample: String, atLeast minimum: Int, timeout: Duration = .seconds(20)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let value = try await metric(sample)
+            if let value, value >= minimum { return }
+            guard ContinuousClock.now < deadline else {
+                throw ExpectationFailure("\(sample) did not reach \(minimum) within \(timeout); last \(value.map(String.init) ?? "absent")")
+            }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+    }
+
     func stop() async {
         await server.shutdown()
         for client in clients.withLock({ $0 }) {
