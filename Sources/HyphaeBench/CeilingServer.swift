@@ -302,9 +302,9 @@ final class CeilingConnection: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     /// Writes to the socket itself, for direct writes; nil: every write goes through NIO.
     private let directWriter: DirectSocketWriter?
-    /// Writes NIO holds that the kernel has not taken yet: while there are any, a direct
-    /// write would overtake them.
-    private var writesInNIO = 0
+    /// A write went through NIO since NIO last held nothing: a direct write waits until
+    /// NIO's buffered bytes are back to zero, or it would overtake them.
+    private var nioMayHoldWrites = true
     private var partial: ByteBuffer?
     private var isUpgraded = false
     private var isSubscribed = false
@@ -350,7 +350,10 @@ final class CeilingConnection: ChannelInboundHandler {
             context.writeAndFlush(wrapOutboundOut(frames), promise: nil)
             return .throughNIO
         }
-        guard writesInNIO == 0, context.channel.isActive else { return .skipped }
+        if nioMayHoldWrites {
+            nioMayHoldWrites = DirectSocketWriter.nioHoldsBytes(of: context.channel)
+            if nioMayHoldWrites { return .skipped }
+        }
         let sent = directWriter.send(frames)
         if sent == frames.readableBytes { return .direct }
         // The kernel took part or none (a full socket, or an error NIO meets again and
@@ -362,16 +365,9 @@ final class CeilingConnection: ChannelInboundHandler {
         return .throughNIO
     }
 
-    /// Writes through NIO, counting what it holds when this connection writes directly.
     private func writeThroughNIO(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
-        guard directWriter != nil else {
-            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-            return
-        }
-        writesInNIO += 1
-        let promise = context.eventLoop.makePromise(of: Void.self)
-        promise.futureResult.assumeIsolated().whenComplete { [self] _ in writesInNIO -= 1 }
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
+        nioMayHoldWrites = true
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
 
     func close() {

@@ -23,6 +23,14 @@ public struct DirectSocketWriter: Sendable {
         self.descriptor = descriptor
     }
 
+    /// Whether NIO still holds bytes of `channel`'s (written or not yet flushed), which a
+    /// direct write would overtake. True when NIO cannot say. Ask it only after a write
+    /// went NIO's way: it reads the channel, which the direct path otherwise never touches.
+    public static func nioHoldsBytes(of channel: Channel) -> Bool {
+        guard let held = try? channel.syncOptions?.getOption(.bufferedWritableBytes) else { return true }
+        return held > 0
+    }
+
     /// Sends `buffer`'s readable bytes; returns how many the kernel took, 0 when it took
     /// none (a full socket, or an error that NIO meets again on the rest and reports).
     public func send(_ buffer: ByteBuffer) -> Int {

@@ -21,7 +21,6 @@ final class ConnectionOutput {
     /// The direct path reads nothing but this object, so that a frame to a subscriber
     /// touches no NIO object.
     private var directWriter: DirectSocketWriter?
-    private let isDirect: Bool
     /// Direct writes since the last flush, in order.
     private var unflushed: [ByteBuffer] = []
     /// A write went to NIO since NIO last held nothing: direct writes wait until NIO's
@@ -44,7 +43,6 @@ final class ConnectionOutput {
         let head = context.handler as? HeadWriter
         acceptsCompressedFrames = head?.acceptsCompressedFrames ?? false
         directWriter = head?.directDescriptor.map(DirectSocketWriter.init(descriptor:))
-        isDirect = directWriter != nil
     }
 
     var isOpen: Bool { context != nil }
@@ -91,7 +89,7 @@ final class ConnectionOutput {
     func flush() {
         needsFlush = false
         if !unflushed.isEmpty { sendUnflushed() }
-        guard let context, !isDirect || nioNeedsFlush else { return }
+        guard let context, nioNeedsFlush else { return }
         flushNIO(context: context)
     }
 
@@ -133,7 +131,7 @@ final class ConnectionOutput {
 
     private func writeThroughNIO(_ buffer: ByteBuffer, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
         nioNeedsFlush = true
-        nioMayHoldWrites = isDirect
+        nioMayHoldWrites = true
         context.write(NIOAny(buffer), promise: promise)
     }
 
@@ -143,8 +141,8 @@ final class ConnectionOutput {
     /// it has gone, so the first direct write waits for it.
     private func nioHoldsWrites() -> Bool {
         guard nioMayHoldWrites else { return false }
-        guard let context, let held = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes) else { return true }
-        nioMayHoldWrites = held > 0
+        guard let context else { return true }
+        nioMayHoldWrites = DirectSocketWriter.nioHoldsBytes(of: context.channel)
         return nioMayHoldWrites
     }
 }
