@@ -67,6 +67,7 @@ trap 'stop_server; rm -rf "$WORK"' EXIT
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 source "$ROOT/Tests/bench/wait_for_port.sh"
+source "$ROOT/Tests/bench/host_config.sh"
 
 # run_one SERVER CLIENTS RATE LABEL: starts the server, loads it, stops it.
 run_one() {
@@ -94,14 +95,8 @@ run_one() {
     else
         mkdir -p "$WORK/pipelines"
         cp "${TICKER_PIPELINE:-pipelines/ticker.yaml}" "$WORK/pipelines/ticker.yaml"
-        local config=()
-        if [[ -n "${HOST_THREADS:-}" || -n "${HOST_CONFIG:-}" ]]; then
-            : > "$WORK/host.yaml"
-            [[ -n "${HOST_THREADS:-}" ]] && printf 'threads: %s\n' "$HOST_THREADS" >> "$WORK/host.yaml"
-            [[ -n "${HOST_CONFIG:-}" ]] && printf '%s\n' "$HOST_CONFIG" >> "$WORK/host.yaml"
-            config=(--config "$WORK/host.yaml")
-        fi
-        "$HOST_BIN" serve "${config[@]}" --port "$port" --pipelines "$WORK/pipelines" --log-level warning \
+        write_host_config "$WORK/host.yaml"
+        "$HOST_BIN" serve "${host_config_args[@]}" --port "$port" --pipelines "$WORK/pipelines" --log-level warning \
             2> "$RESULTS/$label.server.log" &
         SERVER_PID=$!
         wait_for_port "$port"

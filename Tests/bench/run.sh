@@ -59,21 +59,16 @@ cleanup() {
 trap cleanup EXIT
 
 source "$ROOT/Tests/bench/wait_for_port.sh"
+source "$ROOT/Tests/bench/host_config.sh"
 
 start_host() {
     mkdir -p "$WORK/pipelines"
     cp pipelines/*.yaml Tests/bench/pipelines/*.yaml "$WORK/pipelines/"
-    local config=()
-    if [[ -n "${HOST_THREADS:-}" || -n "${HOST_CONFIG:-}" ]]; then
-        : > "$WORK/host.yaml"
-        [[ -n "${HOST_THREADS:-}" ]] && printf 'threads: %s\n' "$HOST_THREADS" >> "$WORK/host.yaml"
-        [[ -n "${HOST_CONFIG:-}" ]] && printf '%s\n' "$HOST_CONFIG" >> "$WORK/host.yaml"
-        config=(--config "$WORK/host.yaml")
-    fi
+    write_host_config "$WORK/host.yaml"
     local format=()
     # Builds from before --log-format existed log JSON, which is as good here.
     if "$HOST_BIN" serve --help 2>/dev/null | grep -q -- --log-format; then format=(--log-format text); fi
-    "$HOST_BIN" serve "${config[@]}" --port "$PORT" --pipelines "$WORK/pipelines" --log-level warning "${format[@]}" \
+    "$HOST_BIN" serve "${host_config_args[@]}" --port "$PORT" --pipelines "$WORK/pipelines" --log-level warning "${format[@]}" \
         2> "$RESULTS/host-$SCENARIO.log" &
     HOST_PID=$!
     wait_for_port "$PORT"
