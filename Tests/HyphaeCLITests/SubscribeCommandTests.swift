@@ -158,9 +158,7 @@ final class SubscribeCommandTests: XCTestCase {
             finished.signal()
         }
         // Once the first host serves the subscription, it goes away.
-        let deadline = Date().addingTimeInterval(30)
-        while !first.log.contains("\"subscribed\""), Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        XCTAssertTrue(first.log.contains("\"subscribed\""), first.log)
+        XCTAssertTrue(first.logContains("\"subscribed\"", within: 30), first.log)
         first.stop()
         XCTAssertEqual(finished.wait(timeout: .now() + 90), .success)
         let result = try XCTUnwrap(outcome).get()

@@ -50,7 +50,7 @@ final class TLSCommandTests: XCTestCase {
         let config = try folder.write("host.yaml", "tls_cert: \(issued.certificateFile)\ntls_key: \(issued.keyFile)\npipelines: \(folder.url.path)\n")
         let host = try RunningHost(arguments: ["--config", config], environment: noKeys)
         XCTAssertTrue(host.log.contains("on wss://127.0.0.1:\(host.port)"), host.log)
-        XCTAssertTrue(host.log.contains(#""tls":"true""#), host.log)
+        XCTAssertTrue(host.logContains(#""tls":"true""#), host.log)
         let result = try runHyphae([
             "subscribe", "wss://localhost:\(host.port)/ws", "--ca-file", authority.certificateFile, "--pipeline", "ticker", "--param", "rate=200", "--frames", "2",
         ], environment: ["MFN_API_KEY": ""], timeout: 60)
@@ -77,7 +77,7 @@ final class TLSCommandTests: XCTestCase {
         XCTAssertTrue(untrusted.standardError.contains("the TLS handshake with 127.0.0.1:\(host.port) failed"), untrusted.description)
         XCTAssertTrue(untrusted.standardError.contains("give its CA certificate with --ca-file"), untrusted.description)
         // The host's side of it, for the operator.
-        XCTAssertTrue(host.log.contains(#""event":"tls_handshake_failed""#), host.log)
+        XCTAssertTrue(host.logContains(#""event":"tls_handshake_failed""#), host.log)
 
         // A CA file means nothing to plain ws://.
         let plain = try runHyphae(["subscribe", "ws://127.0.0.1:\(host.port)/ws", "--ca-file", authority.certificateFile], environment: ["MFN_API_KEY": ""], timeout: 20)
@@ -88,14 +88,14 @@ final class TLSCommandTests: XCTestCase {
         let refused = try runHyphae(["subscribe", "ws://127.0.0.1:\(host.port)/ws", "--pipeline", "ticker"], environment: ["MFN_API_KEY": ""], timeout: 20)
         XCTAssertEqual(refused.status, 1, refused.description)
         XCTAssertTrue(refused.standardError.contains("400"), refused.description)
-        XCTAssertTrue(host.log.contains(#""event":"tls_plaintext_refused""#), host.log)
+        XCTAssertTrue(host.logContains(#""event":"tls_plaintext_refused""#), host.log)
     }
 
     func testAnExpiredCertificateIsServedWithAWarning() throws {
         let authority = try TestCertificateAuthority()
         let (host, folder) = try tlsHost(authority.issueServerCertificate(days: -1))
         defer { withExtendedLifetime(folder) {} }
-        XCTAssertTrue(host.log.contains(#""event":"tls_certificate_expired""#), host.log)
+        XCTAssertTrue(host.logContains(#""event":"tls_certificate_expired""#), host.log)
         let result = try runHyphae(
             ["subscribe", "wss://127.0.0.1:\(host.port)/ws", "--ca-file", authority.certificateFile, "--pipeline", "ticker", "--frames", "1"],
             environment: ["MFN_API_KEY": ""], timeout: 60)

@@ -198,6 +198,17 @@ public final class RunningHost {
         (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
     }
 
+    /// Whether the log comes to contain `text` within `timeout` seconds. The host writes its
+    /// log lines from a thread of their own, so a line may trail what the host has done.
+    public func logContains(_ text: String, within timeout: Double = 10) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !log.contains(text) {
+            guard Date() < deadline else { return false }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return true
+    }
+
     public var isRunning: Bool { process.isRunning }
 
     /// Asks the host to shut down gracefully and waits for it; kills it after `timeout`.
