@@ -56,4 +56,35 @@ final class HeartbeatTimeoutTests: XCTestCase {
             try await client.assertAlive("init messages as signs of life")
         }
     }
+
+    /// Many connections share each event loop's heartbeat timer: every one of them gets
+    /// its heartbeats, and every silent one is closed, while one that answers stays.
+    func testEveryOneOfManyConnectionsGetsHeartbeatsAndTimesOut() async throws {
+        try await withShortHeartbeats { host in
+            var silent: [ProtocolClient] = []
+            for _ in 0..<24 { silent.append(try await host.connect()) }
+            let answering = try await host.connect()
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for client in silent {
+                    group.addTask {
+                        let before = try await client.expectClose(code: 4000)
+                        return before.filter { $0.type == "heartbeat" }.count
+                    }
+                }
+                group.addTask {
+                    for _ in 0..<12 {
+                        let message = try await answering.nextMessage(skippingHeartbeats: false)
+                        XCTAssertEqual(message.type, "heartbeat")
+                        try await answering.send(type: "pong")
+                    }
+                    return -1
+                }
+                var heartbeatsBeforeClosing: [Int] = []
+                for try await count in group where count >= 0 { heartbeatsBeforeClosing.append(count) }
+                XCTAssertEqual(heartbeatsBeforeClosing.count, silent.count, "every silent connection closed with 4000")
+                XCTAssertTrue(heartbeatsBeforeClosing.allSatisfy { $0 >= 2 }, "each got heartbeats first: \(heartbeatsBeforeClosing)")
+            }
+            try await answering.assertAlive("answering heartbeats while 24 others time out")
+        }
+    }
 }

@@ -104,6 +104,15 @@ public struct HostConfiguration: Sendable, Equatable {
         apiKeyRequired ?? (environment != .dev || !apiKeys.isEmpty)
     }
 
+    /// The longest heartbeat interval or timeout, in seconds: a day.
+    static let longestHeartbeatPeriod = 86_400.0
+
+    /// How often each connection's heartbeat and silence are checked: a quarter of the
+    /// shorter period, so a heartbeat or a timeout is at most that late; at least 5 ms.
+    var heartbeatCheckPeriod: TimeAmount {
+        .interval(seconds: max(0.005, min(heartbeatInterval, heartbeatTimeout) / 4))
+    }
+
     /// Problems that keep the host from starting, each saying how to fix it.
     public func startupProblems() -> [String] {
         var problems: [String] = []
@@ -112,6 +121,9 @@ public struct HostConfiguration: Sendable, Equatable {
         }
         if heartbeatTimeout <= 0 || heartbeatInterval <= 0 || authDeadline <= 0 {
             problems.append("heartbeat interval, heartbeat timeout and auth deadline must be positive numbers of seconds")
+        }
+        if !(heartbeatInterval <= Self.longestHeartbeatPeriod && heartbeatTimeout <= Self.longestHeartbeatPeriod) {
+            problems.append("heartbeat interval and heartbeat timeout must be at most \(Int(Self.longestHeartbeatPeriod)) seconds (a day)")
         }
         problems += limits.problems()
         if !(1...65_535).contains(port) && port != 0 {
@@ -192,8 +204,8 @@ extension HostConfiguration {
         host = config.string("host", default: host, summary: "the address to listen on")
         port = config.int("port", default: port, min: 0, max: 65_535, summary: "the TCP port (0: any free port)")
         pipelinesDirectory = config.string("pipelines", default: pipelinesDirectory, summary: "the folder of pipeline files")
-        heartbeatInterval = config.double("heartbeat_interval", default: heartbeatInterval, min: 0.01, summary: "seconds between heartbeats")
-        heartbeatTimeout = config.double("heartbeat_timeout", default: heartbeatTimeout, min: 0.01, summary: "seconds without a sign of life before closing with 4000")
+        heartbeatInterval = config.double("heartbeat_interval", default: heartbeatInterval, min: 0.01, max: Self.longestHeartbeatPeriod, summary: "seconds between heartbeats")
+        heartbeatTimeout = config.double("heartbeat_timeout", default: heartbeatTimeout, min: 0.01, max: Self.longestHeartbeatPeriod, summary: "seconds without a sign of life before closing with 4000")
         authDeadline = config.double("auth_deadline", default: authDeadline, min: 0.01, summary: "seconds to authenticate where auth is required")
         timestampWindow = config.double("timestamp_window", default: timestampWindow, min: 1, summary: "how far an auth timestamp may be from the server's clock, in seconds")
         maxFrameSize = config.int("max_frame_size", default: maxFrameSize, min: 1024, max: 16_777_216, summary: "the largest client frame, in bytes; larger ones close with 1009")

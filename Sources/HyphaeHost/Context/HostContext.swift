@@ -12,6 +12,7 @@ public final class HostContext: Sendable {
     let instances: InstanceManager
     let connections: ConnectionCounts
     let queuedBytes: QueuedBytesBudget
+    let heartbeats: HeartbeatSchedule
     let logger: Logger
     let registry: StageRegistry
     private let catalog: Mutex<PipelineCatalog>
@@ -29,6 +30,7 @@ public final class HostContext: Sendable {
         instances = InstanceManager(metrics: metrics, logger: logger, limits: configuration.limits)
         connections = ConnectionCounts(limits: configuration.limits)
         queuedBytes = QueuedBytesBudget(limit: configuration.limits.maxQueuedBytes, counting: metrics.queuedBytes)
+        heartbeats = HeartbeatSchedule(period: configuration.heartbeatCheckPeriod)
     }
 
     public var pipelines: [PipelineDefinition] {

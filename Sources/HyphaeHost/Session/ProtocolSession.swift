@@ -15,7 +15,7 @@ import Darwin
 /// One client connection speaking protocol v1 (PROTOCOL.md): the conversation,
 /// auth, subscriptions, heartbeats, limits and audit. Lives on its channel's event
 /// loop, as do its subscriptions, so nothing in it locks.
-final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
+final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner, HeartbeatParticipant {
     typealias InboundIn = WebSocketFrame
 
     private let host: HostContext
@@ -34,7 +34,7 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
     /// Read on the event loop's clock, the one its timers run on (set when the handler is added).
     private var lastSignOfLife = NIODeadline.uptimeNanoseconds(0)
     private var lastHeartbeat = NIODeadline.uptimeNanoseconds(0)
-    private var heartbeatTimer: Scheduled<Void>?
+    private var heartbeats: LoopHeartbeats?
     private var authDeadline: Scheduled<Void>?
     private let openedAt = NIODeadline.now()
     private var packetsSent = 0
@@ -74,7 +74,8 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
         lastSignOfLife = context.eventLoop.now
         lastHeartbeat = lastSignOfLife
         allowanceUpdatedAt = lastSignOfLife
-        scheduleHeartbeat(on: context.eventLoop)
+        heartbeats = host.heartbeats.loop(context.eventLoop)
+        heartbeats?.add(self)
         if host.authenticator.isRequired {
             authDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: .interval(seconds: configuration.authDeadline)) { [self] in
                 guard identity == nil else { return }
@@ -87,7 +88,7 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
     func channelInactive(context: ChannelHandlerContext) {
         endAllSubscriptions()
         if let countedKey { host.connections.release(key: countedKey) }
-        heartbeatTimer?.cancel()
+        heartbeats?.remove(self)
         authDeadline?.cancel()
         output?.detach()
         host.unregister(context.channel)
@@ -608,7 +609,7 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
         isClosing = true
         closeCode = code
         host.metrics.closed(code: code)
-        heartbeatTimer?.cancel()
+        heartbeats?.remove(self)
         authDeadline?.cancel()
         let written = channel.eventLoop.makePromise(of: Void.self)
         output.write(ServerFrames.close(code, reason: reason, allocator: output.allocator), promise: written)
@@ -622,33 +623,17 @@ final class ProtocolSession: ChannelInboundHandler, SubscriptionOwner {
 
     // MARK: Heartbeats
 
-    private func scheduleHeartbeat(on eventLoop: EventLoop) {
-        let interval = configuration.heartbeatInterval
-        let timeout = configuration.heartbeatTimeout
-        // Check often enough to catch the timeout within a quarter of the shorter period.
-        let tick = max(0.005, min(interval, timeout) / 4)
-        heartbeatTimer = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(tick * 1e9))) { [self] in
-            heartbeatTick(now: eventLoop.now)
-            if !isClosing { scheduleHeartbeat(on: eventLoop) }
-        }
-    }
-
-    private func heartbeatTick(now: NIODeadline) {
-        if now - lastSignOfLife >= .nanoseconds(Int64(configuration.heartbeatTimeout * 1e9)) {
+    func heartbeatTick(now: NIODeadline) {
+        guard !isClosing else { return }
+        if now - lastSignOfLife >= .interval(seconds: configuration.heartbeatTimeout) {
             logger.info("heartbeat timeout", metadata: ["event": "heartbeat_timeout"])
             endAllSubscriptions()
             close(.heartbeatTimeout, reason: "heartbeat timeout: no sign of life")
             return
         }
-        if now - lastHeartbeat >= .nanoseconds(Int64(configuration.heartbeatInterval * 1e9)) {
+        if now - lastHeartbeat >= .interval(seconds: configuration.heartbeatInterval) {
             lastHeartbeat = now
             send(.heartbeat)
         }
-    }
-}
-
-extension TimeAmount {
-    static func interval(seconds: Double) -> TimeAmount {
-        .nanoseconds(Int64(seconds * 1e9))
     }
 }

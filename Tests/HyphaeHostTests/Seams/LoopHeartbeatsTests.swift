@@ -1,0 +1,114 @@
+@testable import HyphaeHost
+import NIOCore
+import NIOEmbedded
+import XCTest
+
+/// One timer per event loop checks every connection's heartbeat once per period.
+final class LoopHeartbeatsTests: XCTestCase {
+    /// Records when it was checked; closes itself (leaves) at its n-th check when told to.
+    private final class Recorder: HeartbeatParticipant {
+        var checks: [NIODeadline] = []
+        var leaveAtCheck: Int?
+        weak var heartbeats: LoopHeartbeats?
+
+        func heartbeatTick(now: NIODeadline) {
+            checks.append(now)
+            if checks.count == leaveAtCheck { heartbeats?.remove(self) }
+        }
+    }
+
+    private let period = TimeAmount.milliseconds(800)
+
+    func testEveryParticipantIsCheckedOncePerPeriod() {
+        let loop = EmbeddedEventLoop()
+        let heartbeats = LoopHeartbeats(eventLoop: loop, period: period)
+        var recorders: [Recorder] = []
+        // Twenty participants that join at different moments, some together.
+        for step in 0..<20 {
+            let recorder = Recorder()
+            recorders.append(recorder)
+            heartbeats.add(recorder)
+            if step % 3 == 0 { loop.advanceTime(by: .milliseconds(70)) }
+        }
+        let joinedBy = loop.now
+        loop.advanceTime(by: .milliseconds(8000))
+        for (index, recorder) in recorders.enumerated() {
+            let gaps = zip(recorder.checks.dropFirst(), recorder.checks).map { $0 - $1 }
+            XCTAssertEqual(Set(gaps), [period], "participant \(index) is checked every period")
+            XCTAssertLessThanOrEqual(recorder.checks.first.map { $0 - joinedBy } ?? .hours(1), period, "participant \(index) is first checked within a period")
+            XCTAssertGreaterThanOrEqual(recorder.checks.count, 9)
+        }
+    }
+
+    func testParticipantsThatJoinTogetherAreSpreadOverTheSlices() {
+        let loop = EmbeddedEventLoop()
+        let heartbeats = LoopHeartbeats(eventLoop: loop, period: period)
+        let recorders = (0..<(LoopHeartbeats.sliceCount * 5)).map { _ in Recorder() }
+        recorders.forEach(heartbeats.add)
+        loop.advanceTime(by: period)
+        let firstChecks = Dictionary(grouping: recorders.compactMap(\.checks.first), by: { $0 })
+        XCTAssertEqual(firstChecks.count, LoopHeartbeats.sliceCount, "one burst per slice")
+        XCTAssertEqual(Set(firstChecks.values.map(\.count)), [5], "equal bursts")
+    }
+
+    func testARemovedParticipantIsNotCheckedAndAnEmptyLoopKeepsNoTimer() {
+        let loop = EmbeddedEventLoop()
+        let heartbeats = LoopHeartbeats(eventLoop: loop, period: period)
+        let staying = Recorder()
+        let leaving = Recorder()
+        heartbeats.add(staying)
+        heartbeats.add(leaving)
+        loop.advanceTime(by: period)
+        heartbeats.remove(leaving)
+        heartbeats.remove(leaving)
+        loop.advanceTime(by: period * 3)
+        XCTAssertEqual(leaving.checks.count, 1)
+        XCTAssertEqual(staying.checks.count, 4)
+        XCTAssertEqual(heartbeats.count, 1)
+
+        heartbeats.remove(staying)
+        XCTAssertFalse(heartbeats.isTicking, "no timer while no one is checked")
+        loop.advanceTime(by: period * 3)
+        XCTAssertEqual(staying.checks.count, 4)
+
+        let returning = Recorder()
+        heartbeats.add(returning)
+        XCTAssertTrue(heartbeats.isTicking)
+        loop.advanceTime(by: period)
+        XCTAssertEqual(returning.checks.count, 1)
+    }
+
+    /// A connection that times out closes during its own check; the others in its
+    /// slice are still checked, and the last one to leave stops the timer.
+    func testAParticipantMayLeaveDuringItsCheck() {
+        let loop = EmbeddedEventLoop()
+        let heartbeats = LoopHeartbeats(eventLoop: loop, period: period)
+        // Same slice: every sliceCount-th one to join.
+        let inOneSlice = (0..<3).map { _ in Recorder() }
+        for recorder in inOneSlice {
+            recorder.heartbeats = heartbeats
+            recorder.leaveAtCheck = 2
+            heartbeats.add(recorder)
+            for _ in 1..<LoopHeartbeats.sliceCount { heartbeats.add(Recorder()) }
+        }
+        XCTAssertEqual(heartbeats.count, 3 * LoopHeartbeats.sliceCount)
+        loop.advanceTime(by: period * 4)
+        XCTAssertEqual(inOneSlice.map(\.checks.count), [2, 2, 2])
+        XCTAssertEqual(heartbeats.count, 3 * LoopHeartbeats.sliceCount - 3)
+    }
+
+    func testTheCheckPeriodIsAQuarterOfTheShorterPeriodAndNeverTraps() {
+        var configuration = HostConfiguration()
+        configuration.heartbeatInterval = 30
+        configuration.heartbeatTimeout = 60
+        XCTAssertEqual(configuration.heartbeatCheckPeriod, .milliseconds(7500))
+        configuration.heartbeatTimeout = 0.001
+        XCTAssertEqual(configuration.heartbeatCheckPeriod, .milliseconds(5), "at least 5 ms")
+        configuration.heartbeatTimeout = .infinity
+        configuration.heartbeatInterval = 1e300
+        XCTAssertEqual(configuration.heartbeatCheckPeriod, .nanoseconds(.max))
+        XCTAssertTrue(configuration.startupProblems().contains { $0.contains("at most 86400 seconds") })
+        XCTAssertEqual(TimeAmount.interval(seconds: .nan), .zero)
+        XCTAssertEqual(TimeAmount.interval(seconds: -1), .zero)
+    }
+}
