@@ -104,8 +104,9 @@ public struct HostConfiguration: Sendable, Equatable {
         apiKeyRequired ?? (environment != .dev || !apiKeys.isEmpty)
     }
 
-    /// The longest heartbeat interval or timeout, in seconds: a day.
-    static let longestHeartbeatPeriod = 86_400.0
+    /// The longest any period setting may be, in seconds (heartbeat interval and timeout,
+    /// auth and shutdown deadlines): a day.
+    static let longestPeriodSetting = 86_400.0
 
     /// How often each connection's heartbeat and silence are checked: a quarter of the
     /// shorter period, so a heartbeat or a timeout is at most that late; at least 5 ms.
@@ -119,11 +120,12 @@ public struct HostConfiguration: Sendable, Equatable {
         if environment == .prod, requiresAuthentication, apiKeys.isEmpty {
             problems.append("MFN_ENV is prod and API keys are required, but none is configured: set MFN_API_KEY=<key> (or MFN_API_KEYS=<key1>,<key2>), or list them under 'api_keys' in the host config file")
         }
-        if heartbeatTimeout <= 0 || heartbeatInterval <= 0 || authDeadline <= 0 {
-            problems.append("heartbeat interval, heartbeat timeout and auth deadline must be positive numbers of seconds")
+        // Written so that NaN fails too.
+        if !(heartbeatTimeout > 0 && heartbeatInterval > 0 && authDeadline > 0 && authDeadline <= Self.longestPeriodSetting) {
+            problems.append("heartbeat interval, heartbeat timeout and auth deadline must be positive numbers of seconds, the auth deadline at most 86400 (a day)")
         }
-        if !(heartbeatInterval <= Self.longestHeartbeatPeriod && heartbeatTimeout <= Self.longestHeartbeatPeriod) {
-            problems.append("heartbeat interval and heartbeat timeout must be at most \(Int(Self.longestHeartbeatPeriod)) seconds (a day)")
+        if !(heartbeatInterval <= Self.longestPeriodSetting && heartbeatTimeout <= Self.longestPeriodSetting) {
+            problems.append("heartbeat interval and heartbeat timeout must be at most \(Int(Self.longestPeriodSetting)) seconds (a day)")
         }
         problems += limits.problems()
         if !(1...65_535).contains(port) && port != 0 {
@@ -204,15 +206,15 @@ extension HostConfiguration {
         host = config.string("host", default: host, summary: "the address to listen on")
         port = config.int("port", default: port, min: 0, max: 65_535, summary: "the TCP port (0: any free port)")
         pipelinesDirectory = config.string("pipelines", default: pipelinesDirectory, summary: "the folder of pipeline files")
-        heartbeatInterval = config.double("heartbeat_interval", default: heartbeatInterval, min: 0.01, max: Self.longestHeartbeatPeriod, summary: "seconds between heartbeats")
-        heartbeatTimeout = config.double("heartbeat_timeout", default: heartbeatTimeout, min: 0.01, max: Self.longestHeartbeatPeriod, summary: "seconds without a sign of life before closing with 4000")
-        authDeadline = config.double("auth_deadline", default: authDeadline, min: 0.01, summary: "seconds to authenticate where auth is required")
+        heartbeatInterval = config.double("heartbeat_interval", default: heartbeatInterval, min: 0.01, max: Self.longestPeriodSetting, summary: "seconds between heartbeats")
+        heartbeatTimeout = config.double("heartbeat_timeout", default: heartbeatTimeout, min: 0.01, max: Self.longestPeriodSetting, summary: "seconds without a sign of life before closing with 4000")
+        authDeadline = config.double("auth_deadline", default: authDeadline, min: 0.01, max: Self.longestPeriodSetting, summary: "seconds to authenticate where auth is required")
         timestampWindow = config.double("timestamp_window", default: timestampWindow, min: 1, summary: "how far an auth timestamp may be from the server's clock, in seconds")
         maxFrameSize = config.int("max_frame_size", default: maxFrameSize, min: 1024, max: 16_777_216, summary: "the largest client frame, in bytes; larger ones close with 1009")
         maxAuthAttempts = config.int("max_auth_attempts", default: maxAuthAttempts, min: 1, max: 100, summary: "failed auth attempts before closing with 1008")
         maxInvalidMessages = config.int("max_invalid_messages", default: maxInvalidMessages, min: 1, max: 1000, summary: "invalid messages in a row before closing with 1008")
         maxSubscriptionsPerConnection = config.int("max_subscriptions", default: maxSubscriptionsPerConnection, min: 1, max: 10_000, summary: "subscriptions one connection may hold")
-        shutdownDeadline = config.double("shutdown_deadline", default: shutdownDeadline, min: 0, summary: "seconds a graceful shutdown waits for connections to close")
+        shutdownDeadline = config.double("shutdown_deadline", default: shutdownDeadline, min: 0, max: Self.longestPeriodSetting, summary: "seconds a graceful shutdown waits for connections to close")
         heapTrimInterval = config.double("heap_trim_interval", default: heapTrimInterval, min: 0, max: 3600, summary: "seconds between hands-back of freed heap memory to the kernel; 0 turns it off")
         readinessGrace = config.double("readiness_grace", default: readinessGrace, min: 0, max: 600, summary: "seconds /ready answers 503 before a signalled host closes its listener, so that load balancers stop sending clients first")
         logFormat = config.choice("log_format", default: logFormat, summary: "json for machines, text for people, auto: text on a terminal, else json")

@@ -311,7 +311,7 @@ public final class HyphaeServer: Sendable {
         for channel in host.channels {
             channel.pipeline.fireUserInboundEventTriggered(ServerShutdownEvent())
         }
-        let deadline = ContinuousClock.now + .milliseconds(Int(host.configuration.shutdownDeadline * 1000))
+        let deadline = ContinuousClock.now + .nanoseconds(TimeAmount.interval(seconds: host.configuration.shutdownDeadline).nanoseconds)
         while !host.channels.isEmpty, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }

@@ -97,6 +97,56 @@ final class LoopHeartbeatsTests: XCTestCase {
         XCTAssertEqual(heartbeats.count, 3 * LoopHeartbeats.sliceCount - 3)
     }
 
+    /// The last one leaving during its own check stops the timer; the next to join
+    /// starts it again, on its own period.
+    func testTheLastParticipantLeavingDuringItsCheckStopsTheTimer() {
+        let loop = EmbeddedEventLoop()
+        let heartbeats = LoopHeartbeats(eventLoop: loop, period: period)
+        let leaving = Recorder()
+        leaving.heartbeats = heartbeats
+        leaving.leaveAtCheck = 1
+        heartbeats.add(leaving)
+        loop.advanceTime(by: period)
+        XCTAssertEqual(leaving.checks.count, 1)
+        XCTAssertFalse(heartbeats.isTicking)
+
+        loop.advanceTime(by: .milliseconds(130))
+        let joined = loop.now
+        let next = Recorder()
+        heartbeats.add(next)
+        loop.advanceTime(by: period * 3)
+        XCTAssertEqual(next.checks.map { $0 - joined }, [period, period * 2, period * 3])
+    }
+
+    /// A check that closes another connection of the same slice: that one is not checked
+    /// after it left.
+    func testOneLeftDuringTheSweepIsNotChecked() {
+        let loop = EmbeddedEventLoop()
+        let heartbeats = LoopHeartbeats(eventLoop: loop, period: period)
+        let first = Recorder()
+        heartbeats.add(first)
+        for _ in 1..<LoopHeartbeats.sliceCount { heartbeats.add(Recorder()) }
+        let second = Recorder()
+        heartbeats.add(second)
+        final class Closer: HeartbeatParticipant {
+            let heartbeats: LoopHeartbeats
+            let others: [HeartbeatParticipant]
+            init(heartbeats: LoopHeartbeats, others: [HeartbeatParticipant]) {
+                self.heartbeats = heartbeats
+                self.others = others
+            }
+            func heartbeatTick(now: NIODeadline) { others.forEach(heartbeats.remove) }
+        }
+        // The closer shares the slice of `first` and `second`, and removes both whichever
+        // order the slice is visited in: the one visited after it must not be checked.
+        for _ in 1..<LoopHeartbeats.sliceCount { heartbeats.add(Recorder()) }
+        heartbeats.add(Closer(heartbeats: heartbeats, others: [first, second]))
+        loop.advanceTime(by: period)
+        XCTAssertLessThanOrEqual(first.checks.count + second.checks.count, 1, "neither is checked once the closer has run")
+        loop.advanceTime(by: period)
+        XCTAssertLessThanOrEqual(first.checks.count + second.checks.count, 1)
+    }
+
     func testTheCheckPeriodIsAQuarterOfTheShorterPeriodAndNeverTraps() {
         var configuration = HostConfiguration()
         configuration.heartbeatInterval = 30

@@ -8,8 +8,9 @@ import XCTest
 /// PROTOCOL.md, heartbeat and Limits: the session's timers, run on the embedded loop's
 /// clock, so that seconds of protocol time pass in no time at all.
 final class SessionTimerTests: XCTestCase {
-    /// Heartbeats every second; a connection silent for three is closed. The session
-    /// checks every quarter of the shorter period: at 250 ms, 500 ms, 750 ms, ...
+    /// Heartbeats every second; a connection silent for three is closed. The loop's
+    /// heartbeats check every quarter of the shorter period: for a session alone on its
+    /// loop, at 250 ms, 500 ms, 750 ms, ... after it opened.
     private func shortHeartbeats(_ configuration: inout HostConfiguration) {
         configuration.heartbeatInterval = 1
         configuration.heartbeatTimeout = 3
@@ -84,6 +85,27 @@ final class SessionTimerTests: XCTestCase {
     /// Runs the loop to 1 ms short of `deadline` from now, when the connection must be
     /// open, then to `deadline`, when it must have sent `close` and closed. Returns what
     /// the session wrote before.
+    // MARK: Leaving the loop's heartbeats
+
+    func testASessionClosedAtTheTimeoutLeavesItsLoopsHeartbeats() throws {
+        try withEmbeddedSession(configure: shortHeartbeats) { session in
+            let heartbeats = session.host.heartbeats.loop(session.loop)
+            XCTAssertEqual(heartbeats.count, 1)
+            _ = try framesBeforeClosing(session, in: .seconds(3), with: Self.heartbeatTimeout)
+            XCTAssertEqual(heartbeats.count, 0)
+            XCTAssertFalse(heartbeats.isTicking, "no timer once the loop has no sessions")
+        }
+    }
+
+    func testASessionWhosePeerLeftLeavesItsLoopsHeartbeats() throws {
+        let session = try EmbeddedSession(configure: shortHeartbeats)
+        let heartbeats = session.host.heartbeats.loop(session.loop)
+        XCTAssertEqual(heartbeats.count, 1)
+        try session.finish()
+        XCTAssertEqual(heartbeats.count, 0)
+        XCTAssertFalse(heartbeats.isTicking)
+    }
+
     private func framesBeforeClosing(
         _ session: EmbeddedSession, in deadline: TimeAmount, with close: ServerFrame, file: StaticString = #filePath, line: UInt = #line
     ) throws -> [ServerFrame] {

@@ -11,10 +11,11 @@ protocol HeartbeatParticipant: AnyObject {
 /// timer. A timer per connection made the loop wake once per connection per period,
 /// and NIO's timer heap, ~5,000 entries deep with 10,000 connections on two loops,
 /// cost most of an idle host's CPU (Docs/PERFORMANCE.md, "Idle CPU"). Here the
-/// timer fires `sliceCount` times per period and visits one slice of the
-/// connections each time, so every connection is checked once per period. Connections
-/// join the slices in turn, so the heartbeats of many that opened at once leave in
-/// `sliceCount` small bursts rather than one large one. A check that comes early does
+/// timer fires `sliceCount` times per period, on deadlines a fixed step apart so that
+/// a slow sweep does not stretch the period, and visits one slice of the connections
+/// each time, so every connection is checked once per period. A connection joins the
+/// smallest slice, so the heartbeats of many that opened at once leave in `sliceCount`
+/// small bursts rather than one large one. A check that comes early does
 /// nothing (the participant compares its own times), so a heartbeat or a timeout is
 /// at most one period late, as with a timer of its own.
 ///
@@ -26,7 +27,7 @@ final class LoopHeartbeats {
     private let eventLoop: EventLoop
     private var slices: [[ObjectIdentifier: any HeartbeatParticipant]]
     private var firings = 0
-    private var joined = 0
+    private var nextFiring = NIODeadline.uptimeNanoseconds(0)
     private var timer: Scheduled<Void>?
 
     init(eventLoop: EventLoop, period: TimeAmount) {
@@ -36,17 +37,26 @@ final class LoopHeartbeats {
     }
 
     /// How many participants the loop checks.
-    var count: Int { slices.reduce(0) { $0 + $1.count } }
+    var count: Int {
+        eventLoop.assertInEventLoop()
+        return slices.reduce(0) { $0 + $1.count }
+    }
 
     /// Whether the loop's timer is set: only while it has participants.
-    var isTicking: Bool { timer != nil }
+    var isTicking: Bool {
+        eventLoop.assertInEventLoop()
+        return timer != nil
+    }
 
     /// Adds `participant`, checked within a period from now and once per period after.
     func add(_ participant: any HeartbeatParticipant) {
         eventLoop.assertInEventLoop()
-        slices[joined % Self.sliceCount][ObjectIdentifier(participant)] = participant
-        joined += 1
-        if timer == nil { start() }
+        let smallest = slices.indices.min { slices[$0].count < slices[$1].count } ?? 0
+        slices[smallest][ObjectIdentifier(participant)] = participant
+        if timer == nil {
+            nextFiring = eventLoop.now
+            scheduleNextFiring()
+        }
     }
 
     /// Removes `participant`; nothing happens for one that is not here.
@@ -59,11 +69,12 @@ final class LoopHeartbeats {
         if slices.allSatisfy(\.isEmpty) { stop() }
     }
 
-    private func start() {
-        timer = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(period.nanoseconds / Int64(Self.sliceCount))) { [self] in
+    private func scheduleNextFiring() {
+        nextFiring = nextFiring + .nanoseconds(period.nanoseconds / Int64(Self.sliceCount))
+        timer = eventLoop.assumeIsolated().scheduleTask(deadline: nextFiring) { [self] in
             timer = nil
             sweepNextSlice()
-            if timer == nil, !slices.allSatisfy(\.isEmpty) { start() }
+            if timer == nil, !slices.allSatisfy(\.isEmpty) { scheduleNextFiring() }
         }
     }
 
@@ -72,15 +83,15 @@ final class LoopHeartbeats {
         timer?.cancel()
         timer = nil
         firings = 0
-        joined = 0
     }
 
     private func sweepNextSlice() {
         firings += 1
         let now = eventLoop.now
-        // A participant that closes during its tick leaves the slice; iterating a copy
-        // lets it.
-        for participant in slices[firings % Self.sliceCount].values {
+        let index = firings % Self.sliceCount
+        // A participant's tick may close it or another participant of the slice, which
+        // leaves the slice: iterate a copy, and skip whoever has left since it was taken.
+        for (key, participant) in slices[index] where slices[index][key] != nil {
             participant.heartbeatTick(now: now)
         }
     }
