@@ -243,7 +243,7 @@ final class FrameHistory: Sendable {
     }
 
     private func evict(_ state: inout State, now: NIODeadline) {
-        let maxAge = TimeAmount.nanoseconds(Int64(limits.seconds * 1e9))
+        let maxAge = TimeAmount.interval(seconds: limits.seconds)
         while let oldest = state.held.first,
             state.held.count > limits.frames || state.bytes > limits.bytes || now - oldest.heldAt > maxAge
         {

@@ -44,7 +44,7 @@ final class HTTPRouteHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func closeUnlessARequestComes(within seconds: Double, context: ChannelHandlerContext) {
         deadline?.cancel()
         let channel = context.channel
-        deadline = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) {
+        deadline = context.eventLoop.scheduleTask(in: .interval(seconds: seconds)) {
             channel.close(promise: nil)
         }
     }
