@@ -120,12 +120,10 @@ public struct HostConfiguration: Sendable, Equatable {
         if environment == .prod, requiresAuthentication, apiKeys.isEmpty {
             problems.append("MFN_ENV is prod and API keys are required, but none is configured: set MFN_API_KEY=<key> (or MFN_API_KEYS=<key1>,<key2>), or list them under 'api_keys' in the host config file")
         }
+        let periods = [("heartbeat_interval", heartbeatInterval), ("heartbeat_timeout", heartbeatTimeout), ("auth_deadline", authDeadline)]
         // Written so that NaN fails too.
-        if !(heartbeatTimeout > 0 && heartbeatInterval > 0 && authDeadline > 0 && authDeadline <= Self.longestPeriodSetting) {
-            problems.append("heartbeat interval, heartbeat timeout and auth deadline must be positive numbers of seconds, the auth deadline at most 86400 (a day)")
-        }
-        if !(heartbeatInterval <= Self.longestPeriodSetting && heartbeatTimeout <= Self.longestPeriodSetting) {
-            problems.append("heartbeat interval and heartbeat timeout must be at most \(Int(Self.longestPeriodSetting)) seconds (a day)")
+        for (name, seconds) in periods where !(seconds > 0 && seconds <= Self.longestPeriodSetting) {
+            problems.append("\(name) is \(seconds); it must be more than 0 and at most \(Int(Self.longestPeriodSetting)) seconds (a day)")
         }
         problems += limits.problems()
         if !(1...65_535).contains(port) && port != 0 {
