@@ -118,33 +118,50 @@ final class LoopHeartbeatsTests: XCTestCase {
         XCTAssertEqual(next.checks.map { $0 - joined }, [period, period * 2, period * 3])
     }
 
-    /// A check that closes another connection of the same slice: that one is not checked
-    /// after it left.
-    func testOneLeftDuringTheSweepIsNotChecked() {
-        let loop = EmbeddedEventLoop()
-        let heartbeats = LoopHeartbeats(eventLoop: loop, period: period)
-        let first = Recorder()
-        heartbeats.add(first)
-        for _ in 1..<LoopHeartbeats.sliceCount { heartbeats.add(Recorder()) }
-        let second = Recorder()
-        heartbeats.add(second)
+    /// A check that closes other connections of the same slice: none of them is checked
+    /// after it left. The slice is visited in no set order, so the closer shares it with
+    /// many: without the skip, some come after it in nearly every run.
+    func testOnesLeftDuringTheSweepAreNotCheckedAfter() {
+        final class Visits {
+            var order: [ObjectIdentifier] = []
+        }
+        final class Visited: HeartbeatParticipant {
+            let visits: Visits
+            init(visits: Visits) { self.visits = visits }
+            func heartbeatTick(now: NIODeadline) { visits.order.append(ObjectIdentifier(self)) }
+        }
         final class Closer: HeartbeatParticipant {
             let heartbeats: LoopHeartbeats
-            let others: [HeartbeatParticipant]
-            init(heartbeats: LoopHeartbeats, others: [HeartbeatParticipant]) {
+            let visits: Visits
+            var others: [Visited] = []
+            init(heartbeats: LoopHeartbeats, visits: Visits) {
                 self.heartbeats = heartbeats
-                self.others = others
+                self.visits = visits
             }
-            func heartbeatTick(now: NIODeadline) { others.forEach(heartbeats.remove) }
+            func heartbeatTick(now: NIODeadline) {
+                visits.order.append(ObjectIdentifier(self))
+                others.forEach(heartbeats.remove)
+            }
         }
-        // The closer shares the slice of `first` and `second`, and removes both whichever
-        // order the slice is visited in: the one visited after it must not be checked.
-        for _ in 1..<LoopHeartbeats.sliceCount { heartbeats.add(Recorder()) }
-        heartbeats.add(Closer(heartbeats: heartbeats, others: [first, second]))
-        loop.advanceTime(by: period)
-        XCTAssertLessThanOrEqual(first.checks.count + second.checks.count, 1, "neither is checked once the closer has run")
-        loop.advanceTime(by: period)
-        XCTAssertLessThanOrEqual(first.checks.count + second.checks.count, 1)
+        let loop = EmbeddedEventLoop()
+        let heartbeats = LoopHeartbeats(eventLoop: loop, period: period)
+        let visits = Visits()
+        let closer = Closer(heartbeats: heartbeats, visits: visits)
+        // Each joins the smallest slice, the first of equals: one of every sliceCount
+        // lands in the first slice, where the closer goes last.
+        for _ in 0..<50 {
+            let visited = Visited(visits: visits)
+            closer.others.append(visited)
+            heartbeats.add(visited)
+            for _ in 1..<LoopHeartbeats.sliceCount { heartbeats.add(Recorder()) }
+        }
+        heartbeats.add(closer)
+        loop.advanceTime(by: period * 2)
+        let closerVisits = visits.order.indices.filter { visits.order[$0] == ObjectIdentifier(closer) }
+        XCTAssertEqual(closerVisits.count, 2, "the closer's slice came round twice")
+        let removed = Set(closer.others.map(ObjectIdentifier.init))
+        XCTAssertEqual(visits.order.dropFirst((closerVisits.first ?? 0) + 1).filter(removed.contains), [], "none is checked once the closer has removed it")
+        XCTAssertEqual(heartbeats.count, 50 * (LoopHeartbeats.sliceCount - 1) + 1)
     }
 
     func testTheCheckPeriodIsAQuarterOfTheShorterPeriodAndNeverTraps() {
